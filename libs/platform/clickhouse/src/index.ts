@@ -1,0 +1,3 @@
+export * from './quote';
+export * from './client';
+export * from './migrations';

@@ -1,0 +1,4 @@
+export * from './problem';
+export * from './validation';
+export * from './auth';
+export * from './shell';

@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * CloudEvents over Kafka: publishing typed events and consuming them parsed and validated at the edge,
+ * with poison messages routed to the dead-letter topic (with the reason) and the consumer moving on.
+ */
+import { CLOUDEVENTS_CONTENT_TYPE, EVENTS, TOPICS, makeEvent, messageKeyFor, newEventId, parseEvent, topicCatalog, type AnyAccessEvent, type TopicName } from '@access/contracts';
+import { NonRetriableError, errorMessage, isRetriable } from './errors';
+import { EventProducer, RawBatchConsumer, type BatchContext, type ConsumedMessage, type Kafka, type RawConsumerOptions } from './kafka';
+
+export { CLOUDEVENTS_CONTENT_TYPE };
+
+export interface ConsumedEvent<E extends AnyAccessEvent = AnyAccessEvent> {
+  event: E;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** W3C trace context of the producer, when it sent one. */
+  traceparent: string | undefined;
+  timestampMs: number;
+}
+
+/** A fresh W3C traceparent (version 00, sampled) for work that starts here. */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** The traceparent of a child span in the same trace. */
+export function childTraceparent(parent: string | undefined): string {
+  const match = parent && /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(parent);
+  if (!match) return newTraceparent();
+  return `00-${match[1]}-${randomBytes(8).toString('hex')}-${match[2]}`;
+}
+
+export function encodeEvent(event: AnyAccessEvent, topic: string, traceparent?: string) {
+  const headers: Record<string, string> = { 'content-type': CLOUDEVENTS_CONTENT_TYPE };
+  if (traceparent) headers.traceparent = traceparent;
+  return { topic, key: messageKeyFor(event), value: JSON.stringify(event), headers };
+}
+
+export class EventPublisher {
+  constructor(private readonly producer: EventProducer) {}
+
+  /** Publishes one event; resolves when acknowledged by the broker (acks=all). */
+  publish(topic: string, event: AnyAccessEvent, traceparent?: string): Promise<void> {
+    return this.producer.send(encodeEvent(event, topic, traceparent));
+  }
+
+  publishMany(items: readonly { topic: string; event: AnyAccessEvent; traceparent?: string }[]): Promise<void> {
+    return this.producer.sendMany(items.map((i) => encodeEvent(i.event, i.topic, i.traceparent)));
+  }
+}
+
+export interface EventConsumerOptions extends Omit<RawConsumerOptions, 'onRetry'> {
+  /** Names this consumer in dead-letter records and logs. */
+  consumerName: string;
+  /** Identifies the dead-letter events this consumer writes (CloudEvents `source`). */
+  source: string;
+  onDeadLetter?: (message: ConsumedMessage, reason: string) => void;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /** Defaults to access.deadletter.v1; tests give each run its own. */
+  deadLetterTopic?: string;
+  /** Reject events whose type the topic does not carry (default true). */
+  checkTopic?: boolean;
+}
+
+export type EventBatchHandler = (events: ConsumedEvent[], context: BatchContext) => Promise<void>;
+
+/**
+ * Parses every message with the contract schemas; what fails goes to `access.deadletter.v1` with the reason.
+ * A handler that throws a NonRetriableError is re-run one event at a time, and only the events that still fail
+ * that way are dead-lettered. Retriable errors retry the batch (handlers are idempotent by event id).
+ * Offsets are committed only after the handler and the dead-letter writes succeed.
+ */
+export class EventConsumer {
+  private readonly raw: RawBatchConsumer;
+
+  constructor(
+    kafka: Kafka,
+    private readonly producer: EventProducer,
+    private readonly options: EventConsumerOptions,
+  ) {
+    this.raw = new RawBatchConsumer(kafka, options);
+  }
+
+  get assignment(): string[] {
+    return this.raw.assignment;
+  }
+
+  get isRunning(): boolean {
+    return this.raw.isRunning;
+  }
+
+  start(handler: EventBatchHandler): Promise<void> {
+    return this.raw.start(async (messages, context) => {
+      const good: ConsumedEvent[] = [];
+      const poison: { message: ConsumedMessage; reason: string }[] = [];
+      for (const message of messages) {
+        const decoded = decode(message, this.options.checkTopic ?? true);
+        if (decoded.ok) good.push(decoded.value);
+        else poison.push({ message, reason: decoded.reason });
+      }
+      if (good.length > 0) {
+        try {
+          await handler(good, context);
+        } catch (error) {
+          if (isRetriable(error)) throw error;
+          for (const item of good) {
+            try {
+              await handler([item], context);
+            } catch (single) {
+              if (isRetriable(single)) throw single;
+              poison.push({ message: messageOf(item, messages), reason: errorMessage(single) });
+            }
+          }
+        }
+      }
+      if (poison.length > 0) await this.deadLetter(poison);
+    });
+  }
+
+  private async deadLetter(items: { message: ConsumedMessage; reason: string }[]): Promise<void> {
+    const now = new Date().toISOString();
+    await this.producer.sendMany(
+      items.map(({ message, reason }) => {
+        this.options.onDeadLetter?.(message, reason);
+        const event = makeEvent(EVENTS.deadletterRecorded, {
+          id: newEventId(),
+          source: this.options.source,
+          time: now,
+          subject: message.topic,
+          data: {
+            topic: message.topic,
+            partition: message.partition,
+            offset: message.offset,
+            key: message.key,
+            valueBase64: (message.value ?? Buffer.alloc(0)).toString('base64'),
+            error: reason.slice(0, 2_000),
+            consumer: this.options.consumerName,
+          },
+        });
+        return encodeEvent(event, this.options.deadLetterTopic ?? TOPICS.deadletter, message.headers.traceparent);
+      }),
+    );
+  }
+
+  stop(): Promise<void> {
+    return this.raw.stop();
+  }
+}
+
+function messageOf(item: ConsumedEvent, messages: ConsumedMessage[]): ConsumedMessage {
+  return messages.find((m) => m.partition === item.partition && m.offset === item.offset)!;
+}
+
+function decode(message: ConsumedMessage, checkTopic: boolean): { ok: true; value: ConsumedEvent } | { ok: false; reason: string } {
+  if (!message.value || message.value.length === 0) return { ok: false, reason: 'empty message value' };
+  let json: unknown;
+  try {
+    json = JSON.parse(message.value.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reason: `not JSON: ${errorMessage(error)}` };
+  }
+  const parsed = parseEvent(json, checkTopic && isCatalogTopic(message.topic) ? { topic: message.topic } : {});
+  if (!parsed.ok) return { ok: false, reason: parsed.reason };
+  return {
+    ok: true,
+    value: {
+      event: parsed.event,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      key: message.key,
+      traceparent: message.headers.traceparent,
+      timestampMs: message.timestampMs,
+    },
+  };
+}
+
+function isCatalogTopic(topic: string): topic is TopicName {
+  return topicCatalog.some((t) => t.name === topic);
+}
+
+export { NonRetriableError };

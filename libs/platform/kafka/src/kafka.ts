@@ -1,0 +1,372 @@
+/**
+ * The only module that imports kafkajs. Everything else speaks in terms of `OutgoingMessage`, `ConsumedMessage`
+ * and the classes below, so that a move to a maintained client touches this library alone.
+ */
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Producer } from 'kafkajs';
+import { errorMessage, isRetriable } from './errors';
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  /** Receives kafkajs's own log lines (warnings and errors only). */
+  log?: (level: 'warn' | 'error', message: string, extra: Record<string, unknown>) => void;
+}
+
+export interface OutgoingMessage {
+  topic: string;
+  key: string | null;
+  value: string | Buffer;
+  headers?: Record<string, string>;
+  partition?: number;
+}
+
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestampMs: number;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  compacted: boolean;
+}
+
+export function createKafka(options: KafkaOptions): Kafka {
+  // kafkajs v2 warns once per process about its default partitioner; our keys choose partitions.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log }) => {
+      if (!options.log) return;
+      const { message, ...extra } = log as { message: string } & Record<string, unknown>;
+      // "The coordinator is loading" and similar are retried by kafkajs itself on a fresh broker.
+      options.log(level === logLevel.ERROR ? 'error' : 'warn', `kafkajs: ${message}`, extra);
+    },
+  });
+}
+
+function toHeaders(headers: Record<string, string> | undefined): IHeaders | undefined {
+  return headers;
+}
+
+function fromHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Admin
+
+export class KafkaAdmin {
+  private readonly admin: Admin;
+  constructor(kafka: Kafka) {
+    this.admin = kafka.admin();
+  }
+  connect(): Promise<void> {
+    return this.admin.connect();
+  }
+  disconnect(): Promise<void> {
+    return this.admin.disconnect();
+  }
+  /** Creates the topics that do not exist yet; returns the names it created. */
+  async ensureTopics(topics: readonly TopicSpec[]): Promise<string[]> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length === 0) return [];
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({
+        topic: t.name,
+        numPartitions: t.partitions,
+        replicationFactor: 1,
+        configEntries: t.compacted
+          ? [
+              { name: 'cleanup.policy', value: 'compact' },
+              { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+              { name: 'segment.ms', value: '600000' },
+            ]
+          : [],
+      })),
+    });
+    return missing.map((t) => t.name);
+  }
+  async deleteTopics(names: string[]): Promise<void> {
+    await this.admin.deleteTopics({ topics: names });
+  }
+  async describeCluster(): Promise<{ brokers: number; controller: number | null }> {
+    const cluster = await this.admin.describeCluster();
+    return { brokers: cluster.brokers.length, controller: cluster.controller };
+  }
+  async topicConfig(name: string): Promise<Record<string, string>> {
+    const result = await this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name }] });
+    const out: Record<string, string> = {};
+    for (const entry of result.resources[0]?.configEntries ?? []) out[entry.configName] = entry.configValue;
+    return out;
+  }
+  /** High watermarks (next offset to be written) per partition. */
+  async highWatermarks(topic: string): Promise<Map<number, bigint>> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  }
+  /** Committed offsets of a consumer group, per partition (-1 when none). */
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+    const result = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((result[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Producer
+
+export interface ProducerOptions {
+  /** How long a message may wait for others to share its request (the linger). */
+  lingerMs?: number;
+  /** At most this many messages per request to the broker. */
+  batchMessagesMax?: number;
+}
+
+/**
+ * An idempotent producer (acks=all, one in-flight request per broker so that retries keep order) that batches
+ * concurrent sends: `send` resolves when the broker has acknowledged the message, after at most `lingerMs`
+ * of waiting for company. Per-key order is preserved because a batch is sent in call order.
+ */
+export class EventProducer {
+  private readonly producer: Producer;
+  private queue: { message: OutgoingMessage; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private readonly lingerMs: number;
+  private readonly batchMessagesMax: number;
+  private connected = false;
+
+  constructor(kafka: Kafka, options: ProducerOptions = {}) {
+    this.lingerMs = options.lingerMs ?? 2;
+    this.batchMessagesMax = options.batchMessagesMax ?? 5_000;
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Sends one message; resolves once it is acknowledged by all in-sync replicas. */
+  send(message: OutgoingMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve, reject });
+      if (this.queue.length >= this.batchMessagesMax) this.flushSoon(0);
+      else this.flushSoon(this.lingerMs);
+    });
+  }
+
+  /** Sends many messages as one batch and resolves when all are acknowledged. */
+  async sendMany(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await Promise.all(messages.map((m) => this.send(m)));
+  }
+
+  private flushSoon(delayMs: number): void {
+    if (this.timer && delayMs > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.inFlight = this.inFlight.then(() => this.flush());
+    }, delayMs);
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.batchMessagesMax);
+      const byTopic = new Map<string, OutgoingMessage[]>();
+      for (const { message } of batch) {
+        const list = byTopic.get(message.topic) ?? [];
+        list.push(message);
+        byTopic.set(message.topic, list);
+      }
+      try {
+        await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({
+            topic,
+            messages: messages.map((m) => ({ key: m.key, value: m.value, headers: toHeaders(m.headers), partition: m.partition })),
+          })),
+        });
+        for (const item of batch) item.resolve();
+      } catch (error) {
+        for (const item of batch) item.reject(error);
+      }
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.inFlight = this.inFlight.then(() => this.flush());
+    }
+    await this.inFlight;
+    this.connected = false;
+    await this.producer.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Consumer
+
+export interface BatchContext {
+  topic: string;
+  partition: number;
+  /** Call during long handlers so that the group does not consider this member dead. */
+  heartbeat(): Promise<void>;
+  /** True once `stop()` was called: finish the batch in hand, start nothing new. */
+  isStopping(): boolean;
+}
+
+export interface RawConsumerOptions {
+  groupId: string;
+  topics: string[];
+  fromBeginning?: boolean;
+  /** false: never commit (a reader that rebuilds state from the start each time). */
+  commitOffsets?: boolean;
+  /** Upper bound of bytes fetched per partition per request. */
+  maxBytesPerPartition?: number;
+  sessionTimeoutMs?: number;
+  /** Max wait for a batch to fill up. */
+  maxWaitMs?: number;
+  retryBackoffMsMax?: number;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Consumes in batches (one partition's messages at a time) and commits the offset after the handler returns.
+ * A handler that throws is retried with exponential backoff (capped), heartbeating meanwhile, until it
+ * succeeds or the consumer is stopped; a stopped consumer commits nothing for the unfinished batch, so it is
+ * redelivered. Deciding which messages are poison (dead letter) is the caller's job (see EventConsumer).
+ */
+export class RawBatchConsumer {
+  private readonly consumer: Consumer;
+  private stopping = false;
+  private readonly assigned = new Set<string>();
+  private running = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: RawConsumerOptions,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      maxBytes: 32 * 1024 * 1024,
+      maxWaitTimeInMs: options.maxWaitMs ?? 100,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.assigned.clear();
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        for (const p of partitions) this.assigned.add(`${topic}:${p}`);
+      }
+    });
+  }
+
+  /** Topic-partitions assigned to this member at the last rebalance. */
+  get assignment(): string[] {
+    return [...this.assigned];
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  async start(handler: (messages: ConsumedMessage[], context: BatchContext) => Promise<void>): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning ?? false });
+    const commit = this.options.commitOffsets ?? true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async (payload: EachBatchPayload) => {
+        const { batch, heartbeat, isRunning, isStale } = payload;
+        if (batch.messages.length === 0 || this.stopping) return;
+        const messages: ConsumedMessage[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key ? m.key.toString('utf8') : null,
+          value: m.value,
+          headers: fromHeaders(m.headers),
+          timestampMs: Number(m.timestamp),
+        }));
+        const context: BatchContext = {
+          topic: batch.topic,
+          partition: batch.partition,
+          heartbeat,
+          isStopping: () => this.stopping || !isRunning() || isStale(),
+        };
+        let attempt = 0;
+        for (;;) {
+          try {
+            await handler(messages, context);
+            break;
+          } catch (error) {
+            if (!isRetriable(error)) throw error; // the caller (EventConsumer) decides dead letters; nothing else should throw this
+            attempt += 1;
+            const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 100 * 2 ** Math.min(attempt, 10));
+            this.options.onRetry?.(error, attempt, delayMs);
+            if (context.isStopping()) return; // not committed: redelivered after restart or rebalance
+            await sleep(delayMs);
+            await heartbeat().catch(() => undefined);
+            if (context.isStopping()) return;
+          }
+        }
+        const last = batch.messages[batch.messages.length - 1]!;
+        payload.resolveOffset(last.offset);
+        if (commit) {
+          await this.consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+          ]);
+        }
+        await heartbeat();
+      },
+    });
+    this.running = true;
+  }
+
+  /** Lets the batch in hand finish (and commit), then leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.stop();
+    await this.consumer.disconnect();
+    this.running = false;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export { errorMessage };
+export type { Kafka };

@@ -1,0 +1,2 @@
+export * from './postgres';
+export { DataSource, type MigrationInterface, type QueryRunner, EntitySchema } from 'typeorm';
