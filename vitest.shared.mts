@@ -15,7 +15,7 @@ export function accessProject(configUrl: string) {
     resolve: { tsconfigPaths: true },
     test: {
       name: relative(root, dir) || basename(dir),
-      include: ['src/**/*.spec.ts', 'test/**/*.spec.ts'],
+      include: ['src/**/*.spec.ts', 'test/**/*.spec.ts', '*.spec.ts'],
       environment: 'node',
       testTimeout: 60_000,
       hookTimeout: 120_000,

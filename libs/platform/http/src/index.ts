@@ -2,3 +2,5 @@ export * from './problem';
 export * from './validation';
 export * from './auth';
 export * from './shell';
+export * from './runtime';
+export * from './openapi';

@@ -86,7 +86,9 @@ export class ProblemFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      const code = status === 404 ? 'HTTP.NOT_FOUND' : status === 405 ? 'HTTP.METHOD_NOT_ALLOWED' : `HTTP.${status}`;
+      // Nest wraps Fastify's body-parser failures: a 400 here is a body that is not valid JSON.
+      const codes: Record<number, string> = { 400: 'HTTP.MALFORMED_BODY', 404: 'HTTP.NOT_FOUND', 405: 'HTTP.METHOD_NOT_ALLOWED', 413: 'HTTP.BODY_TOO_LARGE', 415: 'HTTP.UNSUPPORTED_MEDIA_TYPE' };
+      const code = codes[status] ?? `HTTP.${status}`;
       return sendProblem(reply, problem(status, code, exception.message));
     }
     this.logger.error({ err: exception }, 'unhandled error');

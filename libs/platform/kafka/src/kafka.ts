@@ -49,6 +49,9 @@ export function createKafka(options: KafkaOptions): Kafka {
     logCreator: () => ({ level, log }) => {
       if (!options.log) return;
       const { message, ...extra } = log as { message: string } & Record<string, unknown>;
+      // Our producer bounds its retries on purpose (a send must fail rather than hang); duplicates that a retry
+      // could cause are harmless because every consumer is idempotent by event id.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       // "The coordinator is loading" and similar are retried by kafkajs itself on a fresh broker.
       options.log(level === logLevel.ERROR ? 'error' : 'warn', `kafkajs: ${message}`, extra);
     },
