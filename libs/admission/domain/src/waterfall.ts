@@ -1,0 +1,339 @@
+import type { AllowanceWindow, Plan } from '@access/catalog';
+import type { AccountState, FamilyAllowance, UserState } from './accounts';
+import {
+  LIMIT_NAMES,
+  type DecidedBy,
+  type Decision,
+  type FundingSource,
+  type LimitReport,
+  type Rejection,
+} from './decision';
+import { checkInto, newGcraResult, type GcraResult } from './gcra';
+import { admissionLimits } from './limits';
+import { RollingWindow } from './rolling-window';
+
+/**
+ * The waterfall of CONTRACTS.md as one synchronous function of in-memory state:
+ *
+ *   1. protective limits   per-user requests/min, per-user concurrency, per-account credits/min
+ *   2. load shedding       load multiplier 0 for (model, plan, priority)
+ *   3. included allowance  the least that remains across the family's rolling windows
+ *   4. credits             hold the rest if the account's available credits cover it
+ *
+ * It reads state and writes only into the reusable `scratch`; AdmissionState commits the effects of
+ * an admitted decision afterwards. No await, no clock, no ids: everything arrives in `input`.
+ *
+ * A load multiplier of 0 is not a limit of zero. It means "shed this (model, plan, priority)", which is
+ * layer 2's answer; so layer 1 computes the protective limits with the multiplier taken as 1. A user
+ * who is over their own base limit still learns that (rate_limited, with an exact retry time), and
+ * everyone else is answered load_shed rather than a meaningless "limit 0".
+ */
+
+/** Everything one decision reads, looked up by AdmissionState. Reused across decisions. */
+export interface WaterfallInput {
+  admissionId: string;
+  requestId: string;
+  accountId: string;
+  userId: string;
+  model: string;
+  family: string;
+  endpoint: string;
+  priority: Decision['priority'];
+  plan: Plan;
+  priceBookVersion: string;
+  estimatedCredits: number;
+  nowMs: number;
+  /** Null until the account or user first has state. */
+  account: AccountState | null;
+  user: UserState | null;
+  load: number;
+  reputation: number;
+  loadShedRetryAfterMs: number;
+  allowanceNames: ReadonlyMap<AllowanceWindow, string>;
+}
+
+/** What the commit of an admitted decision needs, besides the decision itself. */
+export interface WaterfallScratch {
+  readonly rpm: GcraResult;
+  readonly credits: GcraResult;
+  allowanceCredits: number;
+  heldCredits: number;
+}
+
+export function newWaterfallInput(plan: Plan): WaterfallInput {
+  return {
+    admissionId: '',
+    requestId: '',
+    accountId: '',
+    userId: '',
+    model: '',
+    family: '',
+    endpoint: '',
+    priority: 'standard',
+    plan,
+    priceBookVersion: '',
+    estimatedCredits: 0,
+    nowMs: 0,
+    account: null,
+    user: null,
+    load: 1,
+    reputation: 1,
+    loadShedRetryAfterMs: 0,
+    allowanceNames: new Map(),
+  };
+}
+
+export function newWaterfallScratch(): WaterfallScratch {
+  return { rpm: newGcraResult(), credits: newGcraResult(), allowanceCredits: 0, heldCredits: 0 };
+}
+
+/**
+ * A plan's base value times the multipliers, as a whole number: at least 1 (a factor can tighten a
+ * limit, never close it: closing is load shedding's job) and at most `max`. The epsilon absorbs float
+ * noise such as 10 × 0.7 = 7.000000000000001 or 3 × 0.1 × 10 = 3.0000000000000004.
+ */
+export function effectiveLimit(base: number, factor: number, max: number): number {
+  const value = Math.floor(base * factor + 1e-9);
+  return value < 1 ? 1 : value > max ? max : value;
+}
+
+// Read once: on the hot path a property read through a module namespace is not free.
+const PERIOD_MS = admissionLimits.ratePeriodMs;
+const RATE_LIMIT_MAX = admissionLimits.effectiveRateLimitMax;
+const CONCURRENCY_MAX = admissionLimits.effectiveConcurrencyMax;
+const BUCKETS_PER_WINDOW = admissionLimits.allowanceBucketsPerWindow;
+
+const NO_FUNDING: readonly FundingSource[] = [];
+/** Shared when nothing is scaled (the usual case), so most decisions allocate one object less. */
+const NEUTRAL_MULTIPLIERS: Decision['multipliers'] = Object.freeze({ load: 1, reputation: 1 });
+
+function multipliers(input: WaterfallInput): Decision['multipliers'] {
+  return input.load === 1 && input.reputation === 1 ? NEUTRAL_MULTIPLIERS : { load: input.load, reputation: input.reputation };
+}
+const NO_WINDOWS: readonly AllowanceWindow[] = [];
+
+export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): Decision {
+  const { plan, nowMs, account, user } = input;
+  const cost = input.estimatedCredits;
+  const periodMs = PERIOD_MS;
+  const factor = (input.load > 0 ? input.load : 1) * input.reputation;
+  const rpmLimit = effectiveLimit(plan.requestsPerMinute, factor, RATE_LIMIT_MAX);
+  const concurrencyLimit = effectiveLimit(plan.concurrentRequests, factor, CONCURRENCY_MAX);
+  const cpmLimit = effectiveLimit(plan.creditsPerMinute, factor, RATE_LIMIT_MAX);
+  scratch.allowanceCredits = 0;
+  scratch.heldCredits = 0;
+
+  // 1. Protective limits: all three are evaluated, so `limits` reports every one that applied.
+  const rpm = checkInto(scratch.rpm, user === null ? 0 : user.rpmAtMs, user === null ? 0 : user.rpmDebt, nowMs, 1, rpmLimit, periodMs);
+  const slotsInUse = user === null ? 0 : user.slots.length;
+  const concurrencyOk = slotsInUse < concurrencyLimit;
+  const cpm = checkInto(
+    scratch.credits,
+    account === null ? 0 : account.creditsAtMs,
+    account === null ? 0 : account.creditsDebt,
+    nowMs,
+    cost,
+    cpmLimit,
+    periodMs,
+  );
+  if (!rpm.allowed || !concurrencyOk || !cpm.allowed) {
+    let retryAfterMs = 0;
+    if (!rpm.allowed) retryAfterMs = rpm.retryAfterMs;
+    if (!concurrencyOk && user !== null) retryAfterMs = Math.max(retryAfterMs, slotFreedAfterMs(user, slotsInUse - concurrencyLimit + 1, nowMs));
+    if (!cpm.allowed) retryAfterMs = Math.max(retryAfterMs, cpm.retryAfterMs);
+    const reason: Rejection = !rpm.allowed ? 'rate_limited' : !concurrencyOk ? 'concurrency_limited' : 'rate_limited';
+    const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
+    const limits = [
+      requestsLimit,
+      concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
+      gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
+    ];
+    return rejected(input, reason, 'protective_limits', retryAfterMs, limits, requestsLimit, null);
+  }
+
+  // 2. Load shedding.
+  if (input.load === 0) {
+    const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
+    const limits = [
+      requestsLimit,
+      concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
+      gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
+    ];
+    return rejected(input, 'load_shed', 'load_shedding', input.loadShedRetryAfterMs, limits, requestsLimit, null);
+  }
+
+  // 3. Included allowance: the least that remains across the family's windows pays first.
+  const family: FamilyAllowance | null = account === null ? null : (account.allowance.get(input.family) ?? null);
+  const specs = family === null ? (plan.allowanceByFamily.get(input.family) ?? NO_WINDOWS) : family.specs;
+  let allowanceCredits = 0;
+  let bindingWindow = -1;
+  let bindingRemaining = 0;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i] as AllowanceWindow;
+    const used = family === null ? 0 : (family.windows[i] as RollingWindow).usage(nowMs);
+    const remaining = spec.credits > used ? spec.credits - used : 0;
+    if (bindingWindow === -1 || remaining < bindingRemaining) {
+      bindingWindow = i;
+      bindingRemaining = remaining;
+    }
+  }
+  if (bindingWindow !== -1) allowanceCredits = bindingRemaining < cost ? bindingRemaining : cost;
+  const needCredits = cost - allowanceCredits;
+
+  // 4. Credits: hold the rest, if the account can cover it.
+  let availableCredits: number | null = null;
+  if (needCredits > 0) {
+    availableCredits = account === null ? 0 : account.availableCredits;
+    if (needCredits > availableCredits) {
+      const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
+      const limits = [
+        requestsLimit,
+        concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
+        gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
+      ];
+      pushAllowanceReports(limits, input, specs, family, 0);
+      return rejected(input, 'insufficient_credits', 'credits', null, limits, requestsLimit, availableCredits);
+    }
+  }
+
+  // Admitted.
+  scratch.allowanceCredits = allowanceCredits;
+  scratch.heldCredits = needCredits;
+  let fundedBy = NO_FUNDING;
+  if (allowanceCredits > 0 && needCredits > 0) {
+    fundedBy = [
+      { source: 'allowance', window: (specs[bindingWindow] as AllowanceWindow).window, credits: allowanceCredits },
+      { source: 'credits', credits: needCredits },
+    ];
+  } else if (allowanceCredits > 0) {
+    fundedBy = [{ source: 'allowance', window: (specs[bindingWindow] as AllowanceWindow).window, credits: allowanceCredits }];
+  } else if (needCredits > 0) {
+    fundedBy = [{ source: 'credits', credits: needCredits }];
+  }
+  const requestsLimit: LimitReport = { name: LIMIT_NAMES.userRequestsPerMinute, limit: rpmLimit, remaining: rpm.remaining, resetMs: rpm.resetMs };
+  const limits: LimitReport[] = [
+    requestsLimit,
+    concurrencyReport(user, concurrencyLimit, slotsInUse, true, nowMs, plan),
+    { name: LIMIT_NAMES.accountCreditsPerMinute, limit: cpmLimit, remaining: cpm.remaining, resetMs: cpm.resetMs },
+  ];
+  if (specs.length > 0) pushAllowanceReports(limits, input, specs, family, allowanceCredits);
+  // A request that costs nothing, or that the allowance covers, is decided by the allowance layer.
+  const decidedBy: DecidedBy = needCredits > 0 ? 'credits' : 'allowance';
+  return {
+    decision: 'admitted',
+    reason: null,
+    decidedBy,
+    admissionId: input.admissionId,
+    requestId: input.requestId,
+    accountId: input.accountId,
+    userId: input.userId,
+    model: input.model,
+    family: input.family,
+    endpoint: input.endpoint,
+    priority: input.priority,
+    plan: plan.name,
+    priceBookVersion: input.priceBookVersion,
+    decidedAtMs: nowMs,
+    estimatedCredits: cost,
+    fundedBy,
+    heldCredits: needCredits,
+    reservationExpiresAtMs: nowMs + plan.reservationTimeoutMs,
+    limits,
+    requestsLimit,
+    multipliers: multipliers(input),
+    retryAfterMs: null,
+    availableCredits,
+  };
+}
+
+function rejected(
+  input: WaterfallInput,
+  reason: Rejection,
+  decidedBy: DecidedBy,
+  retryAfterMs: number | null,
+  limits: readonly LimitReport[],
+  requestsLimit: LimitReport,
+  availableCredits: number | null,
+): Decision {
+  return {
+    decision: 'rejected',
+    reason,
+    decidedBy,
+    admissionId: input.admissionId,
+    requestId: input.requestId,
+    accountId: input.accountId,
+    userId: input.userId,
+    model: input.model,
+    family: input.family,
+    endpoint: input.endpoint,
+    priority: input.priority,
+    plan: input.plan.name,
+    priceBookVersion: input.priceBookVersion,
+    decidedAtMs: input.nowMs,
+    estimatedCredits: input.estimatedCredits,
+    fundedBy: NO_FUNDING,
+    heldCredits: 0,
+    reservationExpiresAtMs: null,
+    limits,
+    requestsLimit,
+    multipliers: multipliers(input),
+    retryAfterMs,
+    availableCredits,
+  };
+}
+
+/** A rate limit as it stands without this request (it was not admitted, so nothing was charged). */
+function gcraReportNow(name: string, result: GcraResult, limit: number, periodMs: number): LimitReport {
+  const capacity = limit * periodMs;
+  const owed = result.owedDebt;
+  return {
+    name,
+    limit,
+    remaining: owed >= capacity ? 0 : Math.floor((capacity - owed) / periodMs),
+    resetMs: Math.ceil(owed / limit),
+  };
+}
+
+/**
+ * Concurrency: `remaining` free slots after this decision; `resetMs` until the earliest slot is
+ * certain to free up (its reservation expiry; a completion may free it sooner).
+ */
+function concurrencyReport(user: UserState | null, limit: number, inUse: number, admitted: boolean, nowMs: number, plan: Plan): LimitReport {
+  const used = admitted ? inUse + 1 : inUse;
+  let resetMs = 0;
+  if (user !== null && inUse > 0) resetMs = slotFreedAfterMs(user, 1, nowMs);
+  else if (admitted) resetMs = plan.reservationTimeoutMs;
+  return { name: LIMIT_NAMES.userConcurrentRequests, limit, remaining: used >= limit ? 0 : limit - used, resetMs };
+}
+
+/**
+ * Milliseconds until `count` of the user's slots have expired: exact for concurrency_limited, because
+ * slots are released at their expiry (a completion can only make it sooner).
+ */
+function slotFreedAfterMs(user: UserState, count: number, nowMs: number): number {
+  const freedAtMs = user.slotsFreedAtMs(count);
+  return freedAtMs > nowMs ? freedAtMs - nowMs : 0;
+}
+
+function pushAllowanceReports(
+  limits: LimitReport[],
+  input: WaterfallInput,
+  specs: readonly AllowanceWindow[],
+  family: FamilyAllowance | null,
+  consumedCredits: number,
+): void {
+  const nowMs = input.nowMs;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i] as AllowanceWindow;
+    const window = family === null ? null : (family.windows[i] as RollingWindow);
+    const used = (window === null ? 0 : window.usage(nowMs)) + consumedCredits;
+    let resetMs = window === null ? 0 : window.nextReleaseMs(nowMs);
+    if (resetMs === 0 && consumedCredits > 0) resetMs = RollingWindow.releaseAfterMs(spec.windowMs, BUCKETS_PER_WINDOW, nowMs);
+    limits.push({
+      name: input.allowanceNames.get(spec) ?? spec.window,
+      limit: spec.credits,
+      remaining: spec.credits > used ? spec.credits - used : 0,
+      resetMs,
+    });
+  }
+}
