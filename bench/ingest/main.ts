@@ -15,7 +15,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVENTS, goldenEventJson, newEventId, parseEvent, type EventType } from '@access/contracts';
 import { identifier, migrateClickhouse } from '@access/platform-clickhouse';
@@ -31,7 +31,7 @@ const events = Number(process.env.EVENTS ?? 300_000);
 const runs = Number(process.env.RUNS ?? 3);
 const lagSeconds = Number(process.env.LAG_SECONDS ?? 20);
 const lagRate = Number(process.env.LAG_RATE ?? 10_000);
-const pollIntervalMs = 25;
+const pollIntervalMs = 50;
 
 async function throughputRun(seed: number): Promise<{ sinkEventsPerSecond: number; baselineEventsPerSecond: number; publishEventsPerSecond: number }> {
   const stack = await requireStack(['kafka', 'clickhouse']);
@@ -127,30 +127,33 @@ async function lagRun(seed: number): Promise<{ p50Ms: number; p99Ms: number; max
     await poller;
     worker.process.kill('SIGTERM');
     await worker.exited;
-    return { p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: Math.max(...lags), rows: lags.length, achievedRate };
+    return { p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: lags.reduce((m, x) => (x > m ? x : m), 0), rows: lags.length, achievedRate };
   } finally {
     await run.close();
   }
 }
 
-/** Records, for every row that appeared since the last poll, now − its Kafka timestamp. */
+/**
+ * Records, for every row that appeared since the last poll, now − its Kafka timestamp. One query per poll for the
+ * three tables (a query's fixed cost on this 2-core machine is what the sink would otherwise lose).
+ */
 async function poll(run: IngestRun, lags: number[], active: () => boolean): Promise<void> {
   const seen = new Map<string, bigint>(); // `${table}:${partition}` → highest offset seen
   while (active()) {
-    for (const table of INGEST_TABLES) {
-      const conditions = [...seen].filter(([k]) => k.startsWith(`${table}:`)).map(([k, o]) => `(kafka_partition = ${Number(k.split(':')[1])} AND kafka_offset > ${o})`);
-      const known = [...seen.keys()].filter((k) => k.startsWith(`${table}:`)).map((k) => Number(k.split(':')[1]));
-      const unseen = known.length ? `kafka_partition NOT IN (${known.join(', ')})` : '1';
-      const rows = await run.ch.query<{ p: number; o: string; ts: string }>(
-        `SELECT kafka_partition AS p, kafka_offset AS o, kafka_timestamp_ms AS ts FROM ${identifier(table)} WHERE ${[...conditions, unseen].join(' OR ')}`,
-      );
-      const observedMs = Date.now();
-      for (const r of rows) {
-        lags.push(observedMs - Number(r.ts));
-        const key = `${table}:${r.p}`;
-        const o = BigInt(r.o);
-        if ((seen.get(key) ?? -1n) < o) seen.set(key, o);
-      }
+    const selects = INGEST_TABLES.map((table, t) => {
+      const mine = [...seen].filter(([k]) => k.startsWith(`${table}:`));
+      const conditions = mine.map(([k, o]) => `(kafka_partition = ${Number(k.split(':')[1])} AND kafka_offset > ${o})`);
+      const known = mine.map(([k]) => Number(k.split(':')[1]));
+      conditions.push(known.length ? `kafka_partition NOT IN (${known.join(', ')})` : '1');
+      return `SELECT ${t} AS t, kafka_partition AS p, kafka_offset AS o, kafka_timestamp_ms AS ts FROM ${identifier(table)} WHERE ${conditions.join(' OR ')}`;
+    });
+    const rows = await run.ch.query<{ t: number; p: number; o: string; ts: string }>(selects.join(' UNION ALL '));
+    const observedMs = Date.now();
+    for (const r of rows) {
+      lags.push(observedMs - Number(r.ts));
+      const key = `${INGEST_TABLES[Number(r.t)]}:${r.p}`;
+      const o = BigInt(r.o);
+      if ((seen.get(key) ?? -1n) < o) seen.set(key, o);
     }
     await sleep(pollIntervalMs);
   }
@@ -173,6 +176,7 @@ function parseCost(): Record<string, number> {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!;
   const parse = parseCost();
   const throughput = [];
   const latency = [];
@@ -201,6 +205,8 @@ async function main(): Promise<void> {
     lagMaxMs: median(latency.map((l) => l.maxMs)),
     pollIntervalMs,
     parseMicrosecondsPerEvent: parse,
+    // The machine is shared: the 1-minute load average before and after says how much else was running.
+    loadAverage1m: { before: Number(loadBefore.toFixed(2)), after: Number(loadavg()[0]!.toFixed(2)) },
     perRun: { throughput, latency },
   };
   console.log(JSON.stringify(summary, null, 2));
@@ -208,11 +214,11 @@ async function main(): Promise<void> {
     'ingest',
     `## usage-ingest: Kafka → ClickHouse (bench/ingest)
 
-Command: \`npx tsx bench/ingest/main.ts\` (EVENTS=${events}, RUNS=${runs}) · machine: ${summary.machine} · ${summary.date.slice(0, 10)} · medians of ${runs} runs.
+Command: \`npx tsx bench/ingest/main.ts\` (EVENTS=${events}, RUNS=${runs}) · machine: ${summary.machine} · ${summary.date.slice(0, 10)} · medians of ${runs} runs · 1-minute load average ${summary.loadAverage1m.before} before, ${summary.loadAverage1m.after} after (2 cores; above 2 means other work shared them).
 
 | figure | median |
 | --- | --- |
-| sink, sustained, from a pre-loaded backlog of ${events} mixed events (3 topics × 8 partitions → 3 tables + 6 materialized views) | **${summary.sinkEventsPerSecond.toLocaleString('en-US')} events/s** |
+| sink, sustained, from a pre-loaded backlog of ${events} mixed events (3 topics × 8 partitions → 3 tables + 4 materialized views) | **${summary.sinkEventsPerSecond.toLocaleString('en-US')} events/s** |
 | baseline: \`clickhouse-client\` inserting the same rows from JSONEachRow files, same schema | ${summary.clickhouseClientEventsPerSecond.toLocaleString('en-US')} events/s |
 | sink / baseline | ${summary.sinkToBaselineRatio} |
 | publish-to-queryable lag at ${summary.lagRateEventsPerSecond.toLocaleString('en-US')} events/s for ${lagSeconds} s: p50 / p99 / max | ${summary.lagP50Ms} / **${summary.lagP99Ms}** / ${summary.lagMaxMs} ms |
@@ -224,7 +230,15 @@ assigned and stops when the last row is queryable (polled every ${pollIntervalMs
 parsing entirely (rows pre-mapped), so it is the ceiling the server sets. Lag is "poll time − Kafka message
 timestamp", so it includes up to ${pollIntervalMs} ms of polling granularity and the poller's own load. The goal of
 100,000 events/s ${summary.sinkEventsPerSecond >= 100_000 ? 'is met' : 'is **not** met on this machine'}; the parse cost above
-times the event rate is the CPU the contract validation alone takes.`,
+times the event rate is the CPU the contract validation alone takes.
+
+Where the time goes: ClickHouse is not the limit (the baseline is several times faster, and the sink writes few,
+large INSERTs: concurrent partition batches share one per table). The sink is one Node thread doing, per event,
+kafkajs's record decoding, \`JSON.parse\` and the contract's zod validation (the figures above), row mapping and
+\`JSON.stringify\`: some 25–40 µs, which caps one process near 30,000 events/s with the whole of one core, and this
+machine has two cores for everything. The design scales by partitions (each table's consumer group takes up to 8
+instances); reaching 100,000 events/s needs about four cores' worth of sink processes, or a cheaper validation
+path for trusted producers, which the contract does not allow today.`,
   );
 }
 

@@ -92,6 +92,11 @@ export class EventConsumer {
     return this.raw.isRunning;
   }
 
+  /** See RawBatchConsumer.generation: changes at every rebalance. */
+  get generation(): number {
+    return this.raw.generation;
+  }
+
   start(handler: EventBatchHandler): Promise<void> {
     return this.raw.start(async (messages, context) => {
       const good: ConsumedEvent[] = [];

@@ -127,6 +127,23 @@ export class KafkaAdmin {
     const offsets = await this.admin.fetchTopicOffsets(topic);
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   }
+  /** Low watermarks (the earliest offset still in the log) per partition. */
+  async lowWatermarks(topic: string): Promise<Map<number, bigint>> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
+  }
+  /**
+   * Per partition, the offset of the first message with a timestamp at or after `timestampMs`, or the high
+   * watermark when there is none (a reader starting there reads exactly the messages since that time).
+   */
+  async offsetsAtTime(topic: string, timestampMs: number): Promise<Map<number, bigint>> {
+    const offsets = await this.admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.offset)]));
+  }
+  /** Deletes consumer groups (readers with a group per process remove theirs when they stop). */
+  async deleteGroups(groupIds: string[]): Promise<void> {
+    await this.admin.deleteGroups(groupIds);
+  }
   /** Committed offsets of a consumer group, per partition (-1 when none). */
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
     const result = await this.admin.fetchOffsets({ groupId, topics: [topic] });
@@ -243,6 +260,12 @@ export interface BatchContext {
   heartbeat(): Promise<void>;
   /** True once `stop()` was called: finish the batch in hand, start nothing new. */
   isStopping(): boolean;
+  /**
+   * Moves this partition's position to `offset` (the next message to fetch) and drops the batch in hand: it is
+   * neither resolved nor committed, and the next batch of this partition starts at `offset`. For consumers that
+   * keep their offsets elsewhere (the ledger stores them in Postgres with the effects) and must start there.
+   */
+  seek(offset: string): void;
 }
 
 export interface RawConsumerOptions {
@@ -258,6 +281,12 @@ export interface RawConsumerOptions {
   maxWaitMs?: number;
   retryBackoffMsMax?: number;
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /**
+   * Batches of different partitions handled at the same time (default 1). Batches of one partition are always
+   * handled one after the other, in offset order; a handler that coalesces concurrent batches (one INSERT for
+   * several partitions) needs more than one.
+   */
+  partitionsConsumedConcurrently?: number;
 }
 
 /**
@@ -271,6 +300,7 @@ export class RawBatchConsumer {
   private stopping = false;
   private readonly assigned = new Set<string>();
   private running = false;
+  private joins = 0;
 
   constructor(
     kafka: Kafka,
@@ -287,6 +317,7 @@ export class RawBatchConsumer {
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.joins += 1;
       this.assigned.clear();
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
         for (const p of partitions) this.assigned.add(`${topic}:${p}`);
@@ -303,6 +334,15 @@ export class RawBatchConsumer {
     return this.running;
   }
 
+  /**
+   * Incremented at every (re)join of the group, before the first batch of the new assignment is handed out: a
+   * handler that keeps per-partition state compares it to know that a rebalance happened in between, even when
+   * the same partitions came back (another member may have consumed and written them meanwhile).
+   */
+  get generation(): number {
+    return this.joins;
+  }
+
   async start(handler: (messages: ConsumedMessage[], context: BatchContext) => Promise<void>): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning ?? false });
@@ -310,7 +350,7 @@ export class RawBatchConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: async (payload: EachBatchPayload) => {
         const { batch, heartbeat, isRunning, isStale } = payload;
         if (batch.messages.length === 0 || this.stopping) return;
@@ -323,11 +363,16 @@ export class RawBatchConsumer {
           headers: fromHeaders(m.headers),
           timestampMs: Number(m.timestamp),
         }));
+        let sought = false;
         const context: BatchContext = {
           topic: batch.topic,
           partition: batch.partition,
           heartbeat,
           isStopping: () => this.stopping || !isRunning() || isStale(),
+          seek: (offset: string) => {
+            sought = true;
+            this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset });
+          },
         };
         let attempt = 0;
         for (;;) {
@@ -345,6 +390,8 @@ export class RawBatchConsumer {
             if (context.isStopping()) return;
           }
         }
+        // A handler that moved the position wants this batch fetched again from there, not acknowledged.
+        if (sought) return;
         const last = batch.messages[batch.messages.length - 1]!;
         payload.resolveOffset(last.offset);
         if (commit) {
@@ -356,6 +403,18 @@ export class RawBatchConsumer {
       },
     });
     this.running = true;
+  }
+
+  /**
+   * Stops fetching these topics (the member keeps its assignment); for a reader that needs a topic only
+   * until it has caught up. Batches already fetched may still be delivered.
+   */
+  pause(topics: string[]): void {
+    this.consumer.pause(topics.map((topic) => ({ topic })));
+  }
+
+  resume(topics: string[]): void {
+    this.consumer.resume(topics.map((topic) => ({ topic })));
   }
 
   /** Lets the batch in hand finish (and commit), then leaves the group. */

@@ -1,0 +1,147 @@
+/**
+ * The ClickHouse side of usage-ingest: INSERTs (one block each, with a deterministic query_id), the recovery reads
+ * (watermark and recent ids of a partition), lookups by event id, and retention. Every value reaches SQL through
+ * `sql`/`quote`/`identifier` (the server has no query parameters).
+ */
+import { Readable } from 'node:stream';
+import { Clickhouse, clickhouseErrorCode, identifier, isRetriableClickhouseError, quote } from '@access/platform-clickhouse';
+import { expiredPartitions, type IngestTable } from '@access/usage-domain';
+
+/** Tables that retention drops month partitions from: the tables of record and their rollups. */
+export const RETAINED_TABLES = [
+  'admission_decisions',
+  'request_usage',
+  'ledger_entries',
+  'usage_minutely',
+  'decisions_minutely',
+  'user_activity_minutely',
+] as const;
+
+export interface PartitionWatermark {
+  /** Highest stored offset, or -1n when nothing of this partition is stored. */
+  watermark: bigint;
+  /** Rows stored for this partition. */
+  rows: number;
+}
+
+/** ClickHouse's QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING: the previous attempt of this very INSERT is still running. */
+const queryAlreadyRunning = 216;
+
+/**
+ * True when a failed request may still have been applied, or may succeed when tried again: the caller must re-read
+ * the watermark before trying again (the INSERT might have landed after the client gave up on it).
+ */
+export function isRetriableStoreError(error: unknown): boolean {
+  return isRetriableClickhouseError(error) || clickhouseErrorCode(error) === queryAlreadyRunning;
+}
+
+export class ClickhouseUsageStore {
+  private readonly db: string;
+
+  constructor(private readonly ch: Clickhouse) {
+    this.db = identifier(ch.database);
+  }
+
+  get database(): string {
+    return this.ch.database;
+  }
+
+  ping(): Promise<boolean> {
+    return this.ch.ping();
+  }
+
+  /** Inserts JSONEachRow lines as one INSERT (one block: stored whole or not at all), named `queryId`. */
+  async insertLines(table: IngestTable, lines: readonly string[], queryId: string): Promise<void> {
+    if (lines.length === 0) return;
+    const result = await this.ch.client.exec({
+      query: `INSERT INTO ${this.db}.${identifier(table)} FORMAT JSONEachRow`,
+      values: Readable.from([lines.join('\n')]),
+      query_id: queryId,
+    });
+    // The server answers an INSERT after writing it; drain the (empty) body so the socket is reused.
+    for await (const _chunk of result.stream) {
+      // nothing to read
+    }
+  }
+
+  /**
+   * Waits until the query `queryId` no longer runs on the server (or `timeoutMs` passed). After an INSERT failed on
+   * the client side (a timeout, a reset connection) the server may still be writing it; reading the watermark only
+   * after it finished means the retry sees its rows if it landed.
+   */
+  async waitUntilFinished(queryId: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const rows = await this.ch.query<{ n: string }>(`SELECT count() AS n FROM system.processes WHERE query_id = ${quote(queryId)}`);
+      if (Number(rows[0]?.n ?? 0) === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Highest stored offset and row count of each given partition of `topic` in `table`. */
+  async watermarks(table: IngestTable, topic: string, partitions: readonly number[]): Promise<Map<number, PartitionWatermark>> {
+    const out = new Map<number, PartitionWatermark>(partitions.map((p) => [p, { watermark: -1n, rows: 0 }]));
+    if (partitions.length === 0) return out;
+    const rows = await this.ch.query<{ p: number; w: string; n: string }>(
+      `SELECT kafka_partition AS p, max(kafka_offset) AS w, count() AS n FROM ${this.db}.${identifier(table)} ` +
+        `WHERE kafka_topic = ${quote(topic)} AND kafka_partition IN (${partitions.map((p) => quote(p)).join(', ')}) GROUP BY kafka_partition`,
+    );
+    for (const row of rows) out.set(Number(row.p), { watermark: BigInt(row.w), rows: Number(row.n) });
+    return out;
+  }
+
+  /** Event ids (with their Kafka timestamps) stored for one partition above `afterOffset`, in offset order. */
+  async recentIds(table: IngestTable, topic: string, partition: number, afterOffset: bigint): Promise<{ eventId: string; timestampMs: number }[]> {
+    const rows = await this.ch.query<{ event_id: string; ts: string }>(
+      `SELECT event_id, kafka_timestamp_ms AS ts FROM ${this.db}.${identifier(table)} ` +
+        `WHERE kafka_topic = ${quote(topic)} AND kafka_partition = ${quote(partition)} AND kafka_offset > ${quote(afterOffset)} ORDER BY kafka_offset`,
+    );
+    return rows.map((r) => ({ eventId: r.event_id, timestampMs: Number(r.ts) }));
+  }
+
+  /**
+   * Which of these event ids are stored. The account ids and the time range narrow the scan to the primary-key
+   * ranges and month partitions the events can be in (the same event always maps to the same account and time).
+   */
+  async existingIds(
+    table: IngestTable,
+    lookup: { eventIds: readonly string[]; accountIds: readonly string[]; timeMin: string; timeMax: string },
+    idsPerQueryMax: number,
+  ): Promise<Set<string>> {
+    const found = new Set<string>();
+    const accounts = [...new Set(lookup.accountIds)];
+    for (let i = 0; i < lookup.eventIds.length; i += idsPerQueryMax) {
+      const ids = lookup.eventIds.slice(i, i + idsPerQueryMax);
+      const rows = await this.ch.query<{ event_id: string }>(
+        `SELECT event_id FROM ${this.db}.${identifier(table)} WHERE account_id IN (${accounts.map(quote).join(', ')}) ` +
+          `AND time >= ${quote(lookup.timeMin)} AND time <= ${quote(lookup.timeMax)} AND event_id IN (${ids.map(quote).join(', ')})`,
+      );
+      for (const r of rows) found.add(r.event_id);
+    }
+    return found;
+  }
+
+  /** Active month partitions of a table. */
+  async partitions(table: string): Promise<string[]> {
+    const rows = await this.ch.query<{ partition: string }>(
+      `SELECT DISTINCT partition FROM system.parts WHERE database = ${quote(this.ch.database)} AND table = ${quote(table)} AND active`,
+    );
+    return rows.map((r) => r.partition);
+  }
+
+  /**
+   * Drops every month partition wholly older than `retentionDays`, in every retained table; returns what it dropped.
+   * Idempotent: dropping a partition that is already gone is a no-op in ClickHouse.
+   */
+  async dropExpired(nowMs: number, retentionDays: number): Promise<{ table: string; partition: string }[]> {
+    const dropped: { table: string; partition: string }[] = [];
+    for (const table of RETAINED_TABLES) {
+      for (const partition of expiredPartitions(await this.partitions(table), nowMs, retentionDays)) {
+        // expiredPartitions returns only six-digit months, so the partition expression is a plain number.
+        await this.ch.command(`ALTER TABLE ${this.db}.${identifier(table)} DROP PARTITION ${quote(Number(partition))}`);
+        dropped.push({ table, partition });
+      }
+    }
+    return dropped;
+  }
+}
