@@ -1,36 +1,74 @@
 /**
- * load-feedback: tunes limit multipliers from fleet load and demand, and user reputation from usage history.
+ * load-feedback: tunes the load multiplier of every (model, plan, priority) from fleet load and demand,
+ * and every user's reputation factor from usage history. Wiring only: configuration (validated at
+ * boot), Kafka, ClickHouse, metrics, and the shell (health, readiness, metrics). See docs/load-feedback.md.
  */
 import { Module } from '@nestjs/common';
 import { SOURCES } from '@access/contracts';
-import { EventProducer, createKafka } from '@access/platform-kafka';
 import { Clickhouse } from '@access/platform-clickhouse';
 import { kafkaBrokers } from '@access/platform-config';
 import { ServiceShellModule, createRuntime, openApiDocument, serve } from '@access/platform-http';
+import { EventProducer, KafkaAdmin, createKafka, errorMessage } from '@access/platform-kafka';
+import { feedbackEnvSchema, loadFeedbackConfig, topicsFromEnv } from './config';
+import { LoadFeedbackService } from './service';
 
 async function main(): Promise<void> {
-  const rt = await createRuntime('load-feedback');
-  const kafka = createKafka({ brokers: kafkaBrokers(rt.env), clientId: 'load-feedback', log: (level, msg, extra) => rt.logger[level](extra, msg) });
+  const rt = await createRuntime('load-feedback', feedbackEnvSchema);
+  const { env, logger } = rt;
+  const loaded = loadFeedbackConfig(env.ACCESS_CONFIG_DIR, env);
+  if (!loaded.ok) {
+    process.stderr.write(`Invalid load-feedback configuration in ${env.ACCESS_CONFIG_DIR}:\n  ${loaded.problems.join('\n  ')}\n`);
+    process.exit(1);
+  }
+  const kafka = createKafka({ brokers: kafkaBrokers(env), clientId: 'load-feedback', log: (level, msg, extra) => logger[level](extra, msg) });
+  const admin = new KafkaAdmin(kafka);
   const producer = new EventProducer(kafka);
-  await producer.connect();
-  const clickhouse = new Clickhouse({ url: rt.env.CLICKHOUSE_URL, database: rt.env.CLICKHOUSE_DATABASE });
+  try {
+    await Promise.all([admin.connect(), producer.connect()]);
+  } catch (error) {
+    logger.fatal({ err: errorMessage(error) }, 'cannot connect to Kafka (KAFKA_BROKERS); is the stack up? npm run infra:up');
+    process.exit(1);
+  }
+  const clickhouse = new Clickhouse({ url: env.CLICKHOUSE_URL, database: env.CLICKHOUSE_DATABASE });
+  const service = new LoadFeedbackService({
+    config: loaded.config,
+    topics: topicsFromEnv(env),
+    kafka,
+    admin,
+    producer,
+    clickhouse,
+    logger,
+    metrics: rt.metrics,
+    reputationIntervalMs: env.LOAD_FEEDBACK_REPUTATION_INTERVAL_MS,
+    restoreTimeoutMs: env.LOAD_FEEDBACK_RESTORE_TIMEOUT_MS,
+  });
   rt.readiness.add({ name: 'kafka', check: () => producer.isConnected });
   rt.readiness.add({ name: 'clickhouse', check: () => clickhouse.ping() });
+  rt.readiness.add({ name: 'controller', check: () => service.isReady });
 
   @Module({ imports: [ServiceShellModule.forRoot(rt.shell(openApiDocument('load-feedback', '1', [])))] })
   class AppModule {}
 
-  rt.logger.info({ source: SOURCES.loadFeedback }, 'starting');
+  logger.info({ source: SOURCES.loadFeedback, tickIntervalMs: loaded.config.tickIntervalMs, models: loaded.config.models }, 'starting');
   await serve(AppModule, {
     name: 'load-feedback',
-    port: rt.env.LOAD_FEEDBACK_PORT,
-    logger: rt.logger,
+    port: env.LOAD_FEEDBACK_PORT,
+    logger,
     onShutdown: async () => {
+      await service.stop().catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'stopping the controller'));
       await producer.disconnect();
+      await admin.disconnect();
       await clickhouse.close();
       await rt.close();
     },
   });
+  try {
+    await service.start();
+  } catch (error) {
+    logger.fatal({ err: errorMessage(error) }, 'cannot resume from Kafka (are the topics created? npm run infra:up)');
+    process.exit(1);
+  }
+  logger.info('ready');
 }
 
 void main();
