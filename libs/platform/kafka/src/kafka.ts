@@ -92,22 +92,44 @@ export class KafkaAdmin {
     const existing = new Set(await this.admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.name));
     if (missing.length === 0) return [];
-    await this.admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
-        topic: t.name,
-        numPartitions: t.partitions,
-        replicationFactor: 1,
-        configEntries: t.compacted
-          ? [
-              { name: 'cleanup.policy', value: 'compact' },
-              { name: 'min.cleanable.dirty.ratio', value: '0.1' },
-              { name: 'segment.ms', value: '600000' },
-            ]
-          : [],
-      })),
-    });
+    try {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions,
+          replicationFactor: 1,
+          configEntries: t.compacted
+            ? [
+                { name: 'cleanup.policy', value: 'compact' },
+                { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+                { name: 'segment.ms', value: '600000' },
+              ]
+            : [],
+        })),
+      });
+    } catch (error) {
+      // Waiting for leaders right after creation can fail with "This server does not host this topic-partition"
+      // while the broker's metadata catches up; the topics were created, so wait for their leaders ourselves.
+      const now = new Set(await this.admin.listTopics());
+      if (!missing.every((t) => now.has(t.name))) throw error;
+    }
+    await this.waitForLeaders(missing.map((t) => t.name));
     return missing.map((t) => t.name);
+  }
+  /** Polls metadata until every partition of `names` has a leader (bounded: 30 s). */
+  async waitForLeaders(names: string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const metadata = await this.admin.fetchTopicMetadata({ topics: names });
+        if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${names.join(', ')}`);
+      await sleep(100);
+    }
   }
   async deleteTopics(names: string[]): Promise<void> {
     await this.admin.deleteTopics({ topics: names });
