@@ -36,6 +36,9 @@ export interface LoadFeedbackServiceOptions {
   readonly nowMs?: () => number;
 }
 
+/** The shortest gap between two ticks when overload brings a tick forward. */
+const overloadTickGapMs = 1_000;
+
 export class LoadFeedbackService {
   private loop: FeedbackLoop | null = null;
   private reputation: ReputationJob | null = null;
@@ -103,10 +106,12 @@ export class LoadFeedbackService {
       const loop = this.loop;
       if (loop === null) return;
       const now = this.nowMs();
+      let overloaded = false;
       for (const { event } of events) {
         switch (event.type) {
           case EVENTS.loadSampled:
             this.m.events.inc({ type: 'load.sampled', outcome: loop.onSample(event.data) ? 'used' : 'ignored' });
+            overloaded ||= event.data.utilization > this.overloadThreshold;
             break;
           case EVENTS.admissionDecided:
             this.m.events.inc({ type: 'admission.decided', outcome: loop.onDecision(event.id, event.data, now) });
@@ -116,18 +121,49 @@ export class LoadFeedbackService {
             this.m.events.inc({ type: 'other', outcome: 'ignored' });
         }
       }
+      if (overloaded) this.tickSoonOnOverload();
     });
     this.consumer = consumer;
     this.scheduleTick();
     if (this.reputation !== null) this.scheduleReputation(0);
   }
 
+  /** A sample above target + band: cuts must not wait for the clock (issue 6: admission reacts within 2 s). */
+  private get overloadThreshold(): number {
+    const c = this.options.config.controller;
+    return c.targetUtilization + c.hysteresisBand;
+  }
+
+  private lastTickAtMs = 0;
+  private ticking = false;
+
+  /**
+   * Overload is answered on the sample that shows it rather than at the next tick of the clock: the scheduled
+   * tick is brought forward, at most once per `overloadTickGapMs` (1 s) so that a stream of overloaded samples
+   * cannot make the controller step faster than one step per second. Raises stay on the clock.
+   */
+  private tickSoonOnOverload(): void {
+    if (this.stopping || this.ticking) return;
+    const sinceLastMs = Date.now() - this.lastTickAtMs;
+    if (sinceLastMs < overloadTickGapMs) return;
+    clearTimeout(this.tickTimer);
+    this.runTickThenSchedule();
+  }
+
+  private runTickThenSchedule(): void {
+    this.ticking = true;
+    this.lastTickAtMs = Date.now();
+    this.running = this.tick().finally(() => {
+      this.ticking = false;
+      this.scheduleTick();
+    });
+  }
+
   private scheduleTick(): void {
     if (this.stopping) return;
     // Self-scheduling, so a tick whose publish is slow is never overlapped by the next one.
-    this.tickTimer = setTimeout(() => {
-      this.running = this.tick().finally(() => this.scheduleTick());
-    }, this.options.config.tickIntervalMs);
+    clearTimeout(this.tickTimer);
+    this.tickTimer = setTimeout(() => this.runTickThenSchedule(), this.options.config.tickIntervalMs);
   }
 
   private async tick(): Promise<void> {

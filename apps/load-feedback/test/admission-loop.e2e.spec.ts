@@ -4,9 +4,9 @@
  * decisions admission writes). A load spike published to the load topic changes admission's
  * decisions within 2 seconds, and the decision events record the multiplier that applied.
  *
- * load-feedback runs with a 250 ms tick here (LOAD_FEEDBACK_TICK_INTERVAL_MS): the reaction time is
- * one tick plus Kafka delivery, so with the shipped 5 s clock the same spike is answered within about
- * 5.5 s instead (see docs/load-feedback.md).
+ * load-feedback runs with the shipped configuration (a 5 s clock): an overloaded sample brings the next
+ * tick forward (at most one tick per second), so the first cut reaches admission within about a second;
+ * further cuts follow one per second until batch is shed (see docs/load-feedback.md).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, SOURCES, makeEvent, newEventId, type AccessEvent } from '@access/contracts';
@@ -19,7 +19,6 @@ import { createFeedbackRun, ensureTopics, eventually, freePort, startService, wa
 type Decided = AccessEvent<typeof EVENTS.admissionDecided>;
 type Adjusted = AccessEvent<typeof EVENTS.limitsAdjusted>;
 
-const tickMs = 250;
 const account = 'acct-loop-e2e';
 
 describe('load spike → load-feedback → admission', () => {
@@ -69,7 +68,7 @@ describe('load spike → load-feedback → admission', () => {
       TOKEN_REFRESH_MS: '500',
     }, admissionPort);
     const feedbackPort = await freePort();
-    const feedback = startService('apps/load-feedback/src/main.ts', { ...run.env(feedbackPort), LOAD_FEEDBACK_TICK_INTERVAL_MS: String(tickMs) }, feedbackPort);
+    const feedback = startService('apps/load-feedback/src/main.ts', { ...run.env(feedbackPort) }, feedbackPort);
     services.push(admission, feedback);
     await Promise.all([waitReady(admission), waitReady(feedback)]);
     // A fleet reports every 200 ms; the test moves its utilization.
@@ -122,7 +121,7 @@ describe('load spike → load-feedback → admission', () => {
     let firstChangeMs: number | null = null;
     let shed: { requestId: string; atMs: number } | null = null;
     const cutRequests: string[] = [];
-    while (Date.now() - spikeAtMs < 5_000 && shed === null) {
+    while (Date.now() - spikeAtMs < 15_000 && shed === null) {
       const d = await decide('batch');
       const atMs = Date.now();
       if (d.status === 429 && d.body.reason === 'load_shed') {
@@ -141,7 +140,8 @@ describe('load spike → load-feedback → admission', () => {
     expect(firstChangeMs).not.toBeNull();
     expect(firstChangeMs!).toBeLessThan(2_000);
     expect(shed).not.toBeNull();
-    expect(shed!.atMs - spikeAtMs).toBeLessThan(2_000);
+    // Four cuts of at most 0.25, one per second at the fastest.
+    expect(shed!.atMs - spikeAtMs).toBeLessThan(8_000);
 
     // The decision events record the multiplier that applied: each is one load-feedback published
     // for (codex-1, enterprise, batch), and a shed decision records 0.
