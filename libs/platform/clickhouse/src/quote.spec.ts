@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { identifier, quote, quoteString, sql, ident, SqlQuotingError } from './quote';
+import { identifier, inList, quote, quoteString, sql, ident, SqlQuotingError } from './quote';
 
 describe('quote', () => {
   it.each([
@@ -75,6 +75,10 @@ describe('identifier', () => {
 });
 
 describe('sql template', () => {
+  it('renders IN lists and refuses empty ones', () => {
+    expect(sql`x IN ${inList(["a'b", 2])}`).toBe("x IN ('a\\'b', 2)");
+    expect(() => inList([])).toThrow(SqlQuotingError);
+  });
   it('quotes values and identifiers', () => {
     expect(sql`SELECT * FROM ${ident('t')} WHERE a = ${"it's"} AND b IN ${[1, 2]}`).toBe(
       "SELECT * FROM `t` WHERE a = 'it\\'s' AND b IN [1, 2]",

@@ -74,10 +74,21 @@ export class Identifier {
 }
 export const ident = (name: string): Identifier => new Identifier(name);
 
-export function sql(strings: TemplateStringsArray, ...values: (SqlValue | Identifier)[]): string {
+/** A parenthesised list for `IN`: sql`… WHERE id IN ${inList(ids)}` → `IN ('a', 'b')`. Empty lists are refused. */
+export class InList {
+  constructor(readonly values: readonly SqlValue[]) {}
+}
+export const inList = (values: readonly SqlValue[]): InList => {
+  if (values.length === 0) throw new SqlQuotingError('IN () needs at least one value');
+  return new InList(values);
+};
+
+export function sql(strings: TemplateStringsArray, ...values: (SqlValue | Identifier | InList)[]): string {
   let text = strings[0] ?? '';
   values.forEach((value, i) => {
-    text += (value instanceof Identifier ? identifier(value.name) : quote(value)) + (strings[i + 1] ?? '');
+    const rendered =
+      value instanceof Identifier ? identifier(value.name) : value instanceof InList ? `(${value.values.map(quote).join(', ')})` : quote(value);
+    text += rendered + (strings[i + 1] ?? '');
   });
   return text;
 }
