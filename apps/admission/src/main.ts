@@ -1,32 +1,126 @@
 /**
- * admission: the hot path. Decides, for every request to an expensive model, whether it may run now and who pays.
+ * admission: the hot path. Decides, for every request to an expensive model, whether it may run now and
+ * who pays. Wiring only: configuration and catalog (validated at boot), the Kafka producer (decisions,
+ * acks=all), the state reader (balances, limits, reputation, and the restart replay of decisions,
+ * completions and ledger reservations), metrics, and the HTTP API. See README.md.
  */
-import { Module } from '@nestjs/common';
-import { SOURCES } from '@access/contracts';
-import { EventProducer, createKafka } from '@access/platform-kafka';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { AdmissionService, replayLookbackMs, type ServiceObserver } from '@access/admission-application';
+import { ADMISSION_BODY_LIMIT_BYTES, KafkaDecisionSink, StateReader } from '@access/admission-adapters';
+import { newEventId } from '@access/contracts';
 import { kafkaBrokers } from '@access/platform-config';
-import { ServiceShellModule, createRuntime, openApiDocument, serve } from '@access/platform-http';
+import { createRuntime, serve } from '@access/platform-http';
+import { EventProducer, KafkaAdmin, createKafka, errorMessage } from '@access/platform-kafka';
+import { Counter, Gauge } from '@access/platform-observability';
+import { AdmissionAppModule } from './app.module';
+import { admissionEnvSchema, limitsFromEnv, loadCatalog, topicsFromEnv } from './config';
+import { admissionOpenApi } from './openapi';
 
 async function main(): Promise<void> {
-  const rt = await createRuntime('admission');
-  const kafka = createKafka({ brokers: kafkaBrokers(rt.env), clientId: 'admission', log: (level, msg, extra) => rt.logger[level](extra, msg) });
-  const producer = new EventProducer(kafka, { lingerMs: 1 });
-  await producer.connect();
-  rt.readiness.add({ name: 'kafka', check: () => producer.isConnected });
+  const rt = await createRuntime('admission', admissionEnvSchema);
+  const { env, logger, metrics } = rt;
+  const catalog = loadCatalog(env.ACCESS_CONFIG_DIR);
+  if (!catalog.ok) {
+    process.stderr.write(`Invalid catalog in ${env.ACCESS_CONFIG_DIR}:\n  ${catalog.problems.join('\n  ')}\n`);
+    process.exit(1);
+  }
+  const { limits, problems } = limitsFromEnv(env);
+  if (problems.length > 0) {
+    process.stderr.write(`Invalid admission limits:\n  ${problems.join('\n  ')}\n`);
+    process.exit(1);
+  }
+  const topics = topicsFromEnv(env);
 
-  @Module({ imports: [ServiceShellModule.forRoot(rt.shell(openApiDocument('admission', '1', [])))] })
-  class AppModule {}
+  const decisions = new Counter({ name: 'admission_decisions_total', help: 'Decisions made, by outcome and reason', labelNames: ['decision', 'reason'], registers: [metrics] });
+  const publishFailures = new Counter({ name: 'admission_publish_failures_total', help: 'Decisions Kafka did not acknowledge', labelNames: ['decision'], registers: [metrics] });
+  const stateEvents = new Counter({ name: 'admission_state_events_total', help: 'Events read into state, by type (poison included)', labelNames: ['type'], registers: [metrics] });
+  const evicted = new Counter({ name: 'admission_idempotency_evicted_total', help: 'requestIds forgotten before their 24 h because the cache was full', registers: [metrics] });
+  const unpriced = new Counter({ name: 'admission_completions_unpriced_total', help: 'Completions the price book could not price (allowance kept as used)', registers: [metrics] });
+  const observer: ServiceObserver = {
+    decided: (decision, reason) => decisions.inc({ decision, reason: reason ?? 'none' }),
+    rejectedPublishFailed: (error) => {
+      publishFailures.inc({ decision: 'rejected' });
+      logger.warn({ err: errorMessage(error) }, 'a rejected decision was not published');
+    },
+    admittedPublishFailed: (error) => {
+      publishFailures.inc({ decision: 'admitted' });
+      logger.error({ err: errorMessage(error) }, 'an admitted decision could not be made durable; undone and answered 503');
+    },
+    idempotencyEvicted: (count) => evicted.inc(count),
+    completionUnpriced: (admissionId, reason) => {
+      unpriced.inc();
+      logger.warn({ admissionId, reason }, 'completion could not be priced');
+    },
+  };
 
-  rt.logger.info({ source: SOURCES.admission }, 'starting');
-  await serve(AppModule, {
+  const kafka = createKafka({ brokers: kafkaBrokers(env), clientId: 'admission', log: (level, msg, extra) => logger[level](extra, msg) });
+  const admin = new KafkaAdmin(kafka);
+  const producer = new EventProducer(kafka, { lingerMs: env.ADMISSION_PRODUCER_LINGER_MS });
+  try {
+    await Promise.all([admin.connect(), producer.connect()]);
+  } catch (error) {
+    logger.fatal({ err: errorMessage(error) }, 'cannot connect to Kafka (KAFKA_BROKERS); is the stack up? npm run infra:up');
+    process.exit(1);
+  }
+
+  const service = new AdmissionService({
+    catalog: catalog.catalog,
+    sink: new KafkaDecisionSink(producer, topics),
+    clock: { nowMs: () => Date.now() },
+    ids: { next: newEventId },
+    observer,
+    limits,
+  });
+  const stateGauge = (name: string, help: string, read: () => number) =>
+    new Gauge({ name, help, registers: [metrics], collect() { this.set(read()); } });
+  stateGauge('admission_accounts', 'Accounts with state in memory', () => service.state.stats().accounts);
+  stateGauge('admission_open_admissions', 'Admitted requests still tracked (slot or unreflected hold)', () => service.state.stats().openAdmissions);
+  stateGauge('admission_idempotency_entries', 'requestIds remembered for idempotency', () => service.idempotencyEntries);
+
+  const lookbackMs = env.ADMISSION_REPLAY_LOOKBACK_MS ?? replayLookbackMs(catalog.catalog.plans);
+  const reader = new StateReader({
+    kafka,
+    admin,
+    producer,
+    service,
+    topics,
+    lookbackMs,
+    groupId: `admission-state-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    nowMs: () => Date.now(),
+    logger,
+    onEvent: (type) => stateEvents.inc({ type }),
+  });
+  rt.readiness.add({ name: 'kafka', check: () => producer.isConnected && reader.isRunning });
+  rt.readiness.add({ name: 'state', check: () => reader.isCaughtUp && service.isReady });
+
+  const maintenance = setInterval(() => {
+    const t0 = performance.now();
+    const dropped = service.maintain();
+    logger.debug({ dropped, ms: Math.round(performance.now() - t0) }, 'maintenance');
+  }, limits.maintenanceIntervalMs);
+  maintenance.unref();
+
+  await serve(AdmissionAppModule.forRoot(service, rt.shell(admissionOpenApi())), {
     name: 'admission',
-    port: rt.env.ADMISSION_PORT,
-    logger: rt.logger,
+    port: env.ADMISSION_PORT,
+    logger,
+    bodyLimitBytes: ADMISSION_BODY_LIMIT_BYTES,
     onShutdown: async () => {
+      clearInterval(maintenance);
+      await reader.stop().catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'stopping the state reader'));
       await producer.disconnect();
+      await admin.disconnect();
       await rt.close();
     },
   });
+  try {
+    await reader.start();
+  } catch (error) {
+    logger.fatal({ err: errorMessage(error) }, 'cannot read state from Kafka (are the topics created? npm run infra:up)');
+    process.exit(1);
+  }
+  void reader.caughtUp.then(() => logger.info({ lookbackMs }, 'ready'));
 }
 
 void main();

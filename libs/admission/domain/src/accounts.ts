@@ -1,5 +1,5 @@
 import type { AllowanceWindow, Plan } from '@access/catalog';
-import type { Expiring } from './expiry-heap';
+import type { Queued } from './expiry-queue';
 import { RollingWindow } from './rolling-window';
 
 /**
@@ -17,24 +17,44 @@ export class UserState {
    * touching the records. Bounded by the effective concurrency limit.
    */
   readonly slots: AdmissionRecord[] = [];
+  /**
+   * slots.length and slots[0].expiresAtMs, kept on the user itself: the admitted path reads them for
+   * every decision, and reading them here costs no extra cache miss (the array and the record are
+   * elsewhere in memory; with many users they are rarely in cache).
+   */
+  slotCount = 0;
+  firstSlotExpiresAtMs = 0;
+  lastSlotExpiresAtMs = 0;
 
   addSlot(record: AdmissionRecord): void {
     const slots = this.slots;
     let i = slots.length;
-    while (i > 0 && (slots[i - 1] as AdmissionRecord).expiresAtMs > record.expiresAtMs) i--;
+    // Usually the newest slot expires last: append without reading the last record (a cache miss).
+    if (i > 0 && record.expiresAtMs < this.lastSlotExpiresAtMs) {
+      while (i > 0 && (slots[i - 1] as AdmissionRecord).expiresAtMs > record.expiresAtMs) i--;
+    }
     if (i === slots.length) slots.push(record);
     else slots.splice(i, 0, record);
+    this.slotCount = slots.length;
+    if (i === 0) this.firstSlotExpiresAtMs = record.expiresAtMs;
+    if (i === slots.length - 1) this.lastSlotExpiresAtMs = record.expiresAtMs;
   }
 
   removeSlot(record: AdmissionRecord): void {
     const i = this.slots.indexOf(record);
-    if (i >= 0) this.slots.splice(i, 1);
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    this.slotCount = this.slots.length;
+    if (i === 0) this.firstSlotExpiresAtMs = this.slots[0]?.expiresAtMs ?? 0;
+    if (i === this.slots.length) this.lastSlotExpiresAtMs = this.slots[i - 1]?.expiresAtMs ?? 0;
   }
 
   /** When `count` slots will have been released by their expiry (a completion can only free one sooner). */
   slotsFreedAtMs(count: number): number {
-    const slot = this.slots[Math.min(count, this.slots.length) - 1];
-    return slot === undefined ? 0 : slot.expiresAtMs;
+    const k = Math.min(count, this.slotCount);
+    if (k <= 0) return 0;
+    if (k === 1) return this.firstSlotExpiresAtMs;
+    return (this.slots[k - 1] as AdmissionRecord).expiresAtMs;
   }
   reputation = 1;
 
@@ -55,10 +75,14 @@ export class AccountState {
   balanceVersion = -1;
   /** As last seen from the ledger (may be negative after an overshoot). */
   ledgerAvailableCredits = 0;
-  /** Σ heldCredits of admissions in `unreflectedHolds`. */
+  /** Σ heldCredits of the admissions in the unreflected-holds list. */
   unreflectedHeldCredits = 0;
-  /** Holds admission issued that the ledger balance seen does not yet include. */
-  readonly unreflectedHolds = new Set<AdmissionRecord>();
+  /**
+   * Holds admission issued that the ledger balance seen does not yet include: a doubly linked list
+   * through the records (holdPrev / holdNext). Adding and removing touch only the records involved,
+   * where a Set would also touch its hash table (a cache miss per operation at many accounts).
+   */
+  unreflectedHoldsHead: AdmissionRecord | null = null;
   /** Per-account credits-per-minute cell (see gcra.ts). */
   creditsAtMs = 0;
   creditsDebt = 0;
@@ -76,6 +100,36 @@ export class AccountState {
     this.planName = planName;
   }
 
+  addUnreflectedHold(record: AdmissionRecord): void {
+    record.holdPrev = null;
+    record.holdNext = this.unreflectedHoldsHead;
+    if (this.unreflectedHoldsHead !== null) this.unreflectedHoldsHead.holdPrev = record;
+    this.unreflectedHoldsHead = record;
+    this.unreflectedHeldCredits += record.heldCredits;
+  }
+
+  removeUnreflectedHold(record: AdmissionRecord): void {
+    if (record.holdPrev !== null) record.holdPrev.holdNext = record.holdNext;
+    else if (this.unreflectedHoldsHead === record) this.unreflectedHoldsHead = record.holdNext;
+    else return; // not in the list
+    if (record.holdNext !== null) record.holdNext.holdPrev = record.holdPrev;
+    record.holdPrev = null;
+    record.holdNext = null;
+    this.unreflectedHeldCredits -= record.heldCredits;
+  }
+
+  /** The family's windows if they exist (a one-entry cache spares the map lookup when a family repeats). */
+  allowanceOf(family: string): FamilyAllowance | null {
+    if (family === this.lastFamily) return this.lastAllowance;
+    const found = this.allowance.get(family) ?? null;
+    this.lastFamily = family;
+    this.lastAllowance = found;
+    return found;
+  }
+
+  private lastFamily = '';
+  private lastAllowance: FamilyAllowance | null = null;
+
   /** Credits the credits layer may hold: the ledger's available minus holds it does not reflect yet. */
   get availableCredits(): number {
     return this.ledgerAvailableCredits - this.unreflectedHeldCredits;
@@ -89,6 +143,7 @@ export class AccountState {
     if (specs === undefined || specs.length === 0) return null;
     const created: FamilyAllowance = { specs, windows: specs.map((s) => new RollingWindow(s.windowMs, bucketsPerWindow)) };
     this.allowance.set(family, created);
+    this.lastFamily = '';
     return created;
   }
 
@@ -97,6 +152,8 @@ export class AccountState {
    * hand out a fresh allowance); others start empty.
    */
   changePlan(plan: Plan | null, planName: string, bucketsPerWindow: number): void {
+    this.lastFamily = '';
+    this.lastAllowance = null;
     this.plan = plan;
     this.planName = planName;
     for (const [family, old] of [...this.allowance]) {
@@ -112,8 +169,9 @@ export class AccountState {
 }
 
 /** An admitted request that still matters: it holds a concurrency slot, or a hold the ledger has not reflected. */
-export class AdmissionRecord implements Expiring {
+export class AdmissionRecord implements Queued {
   heapIndex = -1;
+  lane = -1;
   /**
    * When the expiry heap next looks at this record: its reservation expiry, or, for a completed request
    * whose hold the ledger has not reflected yet, that plus admissionLimits.unreflectedHoldGraceMs.
@@ -122,6 +180,9 @@ export class AdmissionRecord implements Expiring {
   /** The ledger position of this admission's `credits_reserved`, once known. */
   reservedVersion = -1;
   holdCounting: boolean;
+  /** Links of the account's unreflected-holds list (see AccountState). */
+  holdPrev: AdmissionRecord | null = null;
+  holdNext: AdmissionRecord | null = null;
   slotHeld: boolean;
   completed = false;
 

@@ -12,7 +12,7 @@ import {
   type DecideResult,
   type ReplayableDecision,
 } from './decision';
-import { ExpiryHeap } from './expiry-heap';
+import { ExpiryQueue } from './expiry-queue';
 import { chargeInto, debtAt, newGcraResult } from './gcra';
 import { admissionLimits } from './limits';
 import { effectiveLimit, newWaterfallInput, newWaterfallScratch, runWaterfall, type WaterfallInput, type WaterfallScratch } from './waterfall';
@@ -80,7 +80,7 @@ export class AdmissionState {
   private readonly defaultPlan: Plan | null;
   private readonly accounts = new Map<string, AccountState>();
   private readonly records = new Map<string, AdmissionRecord>();
-  private readonly expiries = new ExpiryHeap<AdmissionRecord>();
+  private readonly expiries = new ExpiryQueue<AdmissionRecord>();
   /** model → plan → multiplier per priority index. Absent means 1. */
   private readonly loadMultipliers = new Map<string, Map<string, Float64Array>>();
   /** Ledger positions of reservations whose decision is not known yet, oldest first (Map keeps insertion order). */
@@ -88,6 +88,8 @@ export class AdmissionState {
   /** Completions whose decision is not known yet (replay order), oldest first. */
   private readonly earlyCompletions = new Map<string, number>();
   private readonly allowanceNames = new Map<AllowanceWindow, string>();
+  /** The greatest admissionId ever tracked (string order), for the duplicate check in decide. */
+  private maxTrackedId = '';
   private readonly input: WaterfallInput;
   private readonly scratch: WaterfallScratch = newWaterfallScratch();
   private readonly gcraScratch = newGcraResult();
@@ -164,8 +166,10 @@ export class AdmissionState {
     input.user = null;
     if (decision.decision !== 'admitted') return decision;
     // Ids come from the caller; a duplicate would corrupt the tracking of the first one. Checked only
-    // here, where the admission is recorded, since a rejection records nothing.
-    if (this.records.has(request.admissionId)) {
+    // here, where the admission is recorded, since a rejection records nothing. Callers use increasing
+    // ids (UUIDv7), and an id above every id tracked so far cannot be tracked: that comparison spares
+    // the lookup in a map of every open admission (a cache miss) on the usual path.
+    if (request.admissionId <= this.maxTrackedId && this.records.has(request.admissionId)) {
       return error('ADMISSION.DUPLICATE_ADMISSION_ID', 'admissionId', `admission ${request.admissionId} is already tracked`);
     }
 
@@ -236,6 +240,23 @@ export class AdmissionState {
     return 'applied';
   }
 
+  /**
+   * Undoes an admission that never became durable (publishing its decision failed, so the caller was
+   * not told "admitted" and nobody will complete or settle it): its slot, hold and allowance usage are
+   * given back at once instead of at its reservation expiry. Its rate-limit charge stays: the attempt
+   * happened, and keeping it only errs on the safe side. Returns false when the admission is not tracked.
+   */
+  revoke(admissionId: string): boolean {
+    const record = this.records.get(admissionId);
+    if (record === undefined) return false;
+    if (!record.completed && record.allowanceCredits > 0 && record.windows !== null) {
+      for (const w of record.windows) w.correct(record.decidedAtMs, -record.allowanceCredits);
+    }
+    this.endHold(record);
+    this.forget(record);
+    return true;
+  }
+
   // ---------------------------------------------------------------- inputs
 
   /** `ledger.balance_changed`: the ledger's available credits for the account at `version`. */
@@ -252,13 +273,14 @@ export class AdmissionState {
     if (update.plan !== undefined && update.plan !== account.planName) {
       account.changePlan(this.plans.plans.get(update.plan) ?? null, update.plan, admissionLimits.allowanceBucketsPerWindow);
     }
-    // Holds this balance now reflects stop counting, so none is counted twice (deleting the current
-    // entry while iterating a Set is safe).
-    for (const record of account.unreflectedHolds) {
+    // Holds this balance now reflects stop counting, so none is counted twice.
+    for (let record = account.unreflectedHoldsHead; record !== null; ) {
+      const next = record.holdNext; // read first: ending the hold unlinks the record
       if (record.reservedVersion >= 0 && record.reservedVersion <= update.version) {
         this.endHold(record);
         if (!record.slotHeld) this.forget(record);
       }
+      record = next;
     }
     return account.plan === null && account.planName !== '' ? 'unknown_plan' : 'applied';
   }
@@ -387,7 +409,7 @@ export class AdmissionState {
     for (const [accountId, account] of this.accounts) {
       for (const [userId, user] of account.users) {
         // A limit is at least 1 per period, so debt ≤ elapsed ms means repaid at any limit.
-        if (user.slots.length === 0 && user.reputation === 1 && debtAt(user.rpmAtMs, user.rpmDebt, nowMs, 1) === 0) {
+        if (user.slotCount === 0 && user.reputation === 1 && debtAt(user.rpmAtMs, user.rpmDebt, nowMs, 1) === 0) {
           account.users.delete(userId);
           dropped++;
         }
@@ -424,7 +446,7 @@ export class AdmissionState {
 
   /** Concurrency slots the user holds now (after expiring by the last time seen). */
   slotsInUse(accountId: string, userId: string): number {
-    return this.accounts.get(accountId)?.users.get(userId)?.slots.length ?? 0;
+    return this.accounts.get(accountId)?.users.get(userId)?.slotCount ?? 0;
   }
 
   stats(): { accounts: number; openAdmissions: number; earlyReservations: number; earlyCompletions: number } {
@@ -477,13 +499,13 @@ export class AdmissionState {
       }
     }
     const record = new AdmissionRecord(admissionId, account, user, decidedAtMs, expiresAtMs, estimatedCredits, allowanceCredits, windows, heldCredits);
+    if (admissionId > this.maxTrackedId) this.maxTrackedId = admissionId;
     user.addSlot(record);
     account.openAdmissions++;
     this.records.set(admissionId, record);
     this.expiries.push(record);
     if (record.holdCounting) {
-      account.unreflectedHolds.add(record);
-      account.unreflectedHeldCredits += heldCredits;
+      account.addUnreflectedHold(record);
       const reservedVersion = this.earlyReservations.get(admissionId);
       if (reservedVersion !== undefined) {
         this.earlyReservations.delete(admissionId);
@@ -496,8 +518,7 @@ export class AdmissionState {
   private endHold(record: AdmissionRecord): void {
     if (!record.holdCounting) return;
     record.holdCounting = false;
-    record.account.unreflectedHolds.delete(record);
-    record.account.unreflectedHeldCredits -= record.heldCredits;
+    record.account.removeUnreflectedHold(record);
   }
 
   private releaseSlot(record: AdmissionRecord): void {

@@ -220,3 +220,26 @@ describe('compact', () => {
     expect(state.stats().accounts).toBe(1);
   });
 });
+
+describe('revoke: an admission whose decision never became durable', () => {
+  it('given a hold and a slot, when revoked, then both and the allowance are given back and the rate charge stays', () => {
+    const state = withAccount(newState(), 'acct-1', 'basic', 100, 1);
+    const d = asDecision(state.decide(costing(150), T)); // 100 from the 5h allowance, 50 held
+    expect(d.heldCredits).toBe(50);
+    expect(state.slotsInUse('acct-1', 'u-1')).toBe(1);
+    expect(state.revoke(d.admissionId)).toBe(true);
+    expect(state.slotsInUse('acct-1', 'u-1')).toBe(0);
+    expect(available(state)).toBe(100);
+    const again = asDecision(state.decide(costing(100), T));
+    expect(again.fundedBy).toEqual([{ source: 'allowance', window: '5h', credits: 100 }]);
+    // basic allows 3 requests per minute: the revoked attempt still counts as one of them.
+    expect(asDecision(state.decide(costing(10), T)).decision).toBe('admitted');
+    expect(asDecision(state.decide(costing(10), T)).reason).toBe('rate_limited');
+  });
+
+  it('given an unknown admission, then revoke changes nothing', () => {
+    const { state } = withHold();
+    expect(state.revoke('adm-nope')).toBe(false);
+    expect(available(state)).toBe(40);
+  });
+});

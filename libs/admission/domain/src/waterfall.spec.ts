@@ -303,6 +303,15 @@ plans:
     expect(state.decide({ ...request, requestId: 'other' }, T)).toMatchObject({ decision: 'error', code: 'ADMISSION.DUPLICATE_ADMISSION_ID' });
   });
 
+  it('given increasing ids, then an older one still tracked is a duplicate and a newer one is not', () => {
+    const state = withAccount(newState(), 'acct-1', 'payg', 1000);
+    const older = costing(10, { admissionId: 'id-0001' });
+    admit(state, older);
+    admit(state, costing(10, { admissionId: 'id-0003', userId: 'u-2' }));
+    expect(state.decide({ ...older, requestId: 'again' }, T)).toMatchObject({ code: 'ADMISSION.DUPLICATE_ADMISSION_ID' });
+    expect(asDecision(state.decide(costing(10, { admissionId: 'id-0002', userId: 'u-3' }), T)).decision).toBe('admitted');
+  });
+
   it.each([
     ['open admissions', { openAdmissionsMax: 1, accountsMax: 10, usersPerAccountMax: 10, earlyReservationsMax: 10 }, costing(10, { userId: 'u-2' })],
     ['accounts', { openAdmissionsMax: 10, accountsMax: 1, usersPerAccountMax: 10, earlyReservationsMax: 10 }, costing(10, { accountId: 'acct-2' })],

@@ -125,7 +125,7 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
 
   // 1. Protective limits: all three are evaluated, so `limits` reports every one that applied.
   const rpm = checkInto(scratch.rpm, user === null ? 0 : user.rpmAtMs, user === null ? 0 : user.rpmDebt, nowMs, 1, rpmLimit, periodMs);
-  const slotsInUse = user === null ? 0 : user.slots.length;
+  const slotsInUse = user === null ? 0 : user.slotCount;
   const concurrencyOk = slotsInUse < concurrencyLimit;
   const cpm = checkInto(
     scratch.credits,
@@ -163,7 +163,7 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
   }
 
   // 3. Included allowance: the least that remains across the family's windows pays first.
-  const family: FamilyAllowance | null = account === null ? null : (account.allowance.get(input.family) ?? null);
+  const family: FamilyAllowance | null = account === null ? null : account.allowanceOf(input.family);
   const specs = family === null ? (plan.allowanceByFamily.get(input.family) ?? NO_WINDOWS) : family.specs;
   let allowanceCredits = 0;
   let bindingWindow = -1;

@@ -1,0 +1,69 @@
+/**
+ * admission's configuration: the common variables (CONTRACTS.md) plus its own, and the plan and price
+ * catalog from ACCESS_CONFIG_DIR, all validated at boot (a bad value exits naming it).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { validateAdmissionLimits, admissionLimits } from '@access/admission-domain';
+import { admissionServiceLimits, validateServiceLimits, type AdmissionServiceLimits } from '@access/admission-application';
+import { DEFAULT_ADMISSION_TOPICS, type AdmissionTopics } from '@access/admission-adapters';
+import { parseCatalog, type Catalog } from '@access/catalog';
+import { commonEnvSchema } from '@access/platform-config';
+
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');
+const optionalPositiveInt = z.coerce.number().int().positive().optional();
+
+export const admissionEnvSchema = commonEnvSchema.extend({
+  /** How long an admitted decision may wait for others to share its Kafka request (acks=all). */
+  ADMISSION_PRODUCER_LINGER_MS: z.coerce.number().int().min(0).max(50).default(1),
+  /** Overrides the computed look-back of the restart replay (see replayLookbackMs). */
+  ADMISSION_REPLAY_LOOKBACK_MS: optionalPositiveInt,
+  ADMISSION_IDEMPOTENCY_ENTRIES_MAX: optionalPositiveInt,
+  ADMISSION_REPLAY_EVENTS_MAX: optionalPositiveInt,
+  ADMISSION_TOPIC_ADMISSIONS: topicName.default(DEFAULT_ADMISSION_TOPICS.admissions),
+  ADMISSION_TOPIC_USAGE: topicName.default(DEFAULT_ADMISSION_TOPICS.usage),
+  ADMISSION_TOPIC_LEDGER: topicName.default(DEFAULT_ADMISSION_TOPICS.ledger),
+  ADMISSION_TOPIC_BALANCES: topicName.default(DEFAULT_ADMISSION_TOPICS.balances),
+  ADMISSION_TOPIC_LIMITS: topicName.default(DEFAULT_ADMISSION_TOPICS.limits),
+  ADMISSION_TOPIC_REPUTATION: topicName.default(DEFAULT_ADMISSION_TOPICS.reputation),
+  ADMISSION_TOPIC_DEADLETTER: topicName.default(DEFAULT_ADMISSION_TOPICS.deadletter),
+});
+export type AdmissionEnv = z.infer<typeof admissionEnvSchema>;
+
+export function topicsFromEnv(env: AdmissionEnv): AdmissionTopics {
+  return {
+    admissions: env.ADMISSION_TOPIC_ADMISSIONS,
+    usage: env.ADMISSION_TOPIC_USAGE,
+    ledger: env.ADMISSION_TOPIC_LEDGER,
+    balances: env.ADMISSION_TOPIC_BALANCES,
+    limits: env.ADMISSION_TOPIC_LIMITS,
+    reputation: env.ADMISSION_TOPIC_REPUTATION,
+    deadletter: env.ADMISSION_TOPIC_DEADLETTER,
+  };
+}
+
+/** The service limits with the environment's overrides; problems are returned, one line each. */
+export function limitsFromEnv(env: AdmissionEnv): { limits: AdmissionServiceLimits; problems: string[] } {
+  const limits: AdmissionServiceLimits = {
+    ...admissionServiceLimits,
+    ...(env.ADMISSION_IDEMPOTENCY_ENTRIES_MAX !== undefined ? { idempotencyEntriesMax: env.ADMISSION_IDEMPOTENCY_ENTRIES_MAX } : {}),
+    ...(env.ADMISSION_REPLAY_EVENTS_MAX !== undefined ? { replayEventsMax: env.ADMISSION_REPLAY_EVENTS_MAX } : {}),
+  };
+  return { limits, problems: [...validateServiceLimits(limits), ...validateAdmissionLimits(admissionLimits)] };
+}
+
+/** Reads and validates plans.yaml and price-book.yaml; problems name the file and the field. */
+export function loadCatalog(configDir: string): { ok: true; catalog: Catalog } | { ok: false; problems: string[] } {
+  let plansYaml: string;
+  let priceBookYaml: string;
+  try {
+    plansYaml = readFileSync(join(configDir, 'plans.yaml'), 'utf8');
+    priceBookYaml = readFileSync(join(configDir, 'price-book.yaml'), 'utf8');
+  } catch (error) {
+    return { ok: false, problems: [`cannot read the catalog in ACCESS_CONFIG_DIR=${configDir}: ${error instanceof Error ? error.message : String(error)}`] };
+  }
+  const parsed = parseCatalog(plansYaml, priceBookYaml);
+  if (!parsed.ok) return { ok: false, problems: parsed.errors.map((e) => `${e.path}: ${e.message}`) };
+  return { ok: true, catalog: parsed.value };
+}

@@ -1,0 +1,239 @@
+import type { AdmissionService } from '@access/admission-application';
+import { EVENTS, SOURCES, makeEvent, newEventId, parseEvent, type AnyAccessEvent } from '@access/contracts';
+import { encodeEvent, errorMessage, RawBatchConsumer, type BatchContext, type ConsumedMessage, type EventProducer, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
+import type { Logger } from '@access/platform-observability';
+import type { AdmissionTopics } from './topics';
+
+export interface StateReaderOptions {
+  readonly kafka: Kafka;
+  readonly admin: KafkaAdmin;
+  /** For dead letters of poison messages that arrive live. */
+  readonly producer: EventProducer;
+  readonly service: AdmissionService;
+  readonly topics: AdmissionTopics;
+  /** How far back admissions, completions and ledger reservations are replayed (replayLookbackMs). */
+  readonly lookbackMs: number;
+  /** A group of its own per process: this reader never commits, it rebuilds state from the log at every start. */
+  readonly groupId: string;
+  readonly nowMs: () => number;
+  readonly logger: Logger;
+  /** Called for every event applied or buffered, and for poison (type 'poison'), for metrics. */
+  readonly onEvent?: (type: string) => void;
+}
+
+/**
+ * Everything admission decides with, read from Kafka into memory before the first request and kept
+ * current afterwards, with one consumer:
+ *
+ * - `access.balances.v1`, `access.limits.v1`, `access.reputation.v1` (compacted) from the beginning,
+ *   applied as they come (each is the latest value per key; stale versions are ignored by the domain);
+ * - `access.admissions.v1`, `access.usage.v1`, `access.ledger.v1` from `lookbackMs` ago (the offsets at
+ *   that time): until caught up they are buffered and then replayed in time order, so slots, rate and
+ *   allowance windows, holds and the idempotency cache are what they were before the restart.
+ *
+ * Caught up = every partition reached the high watermark it had when the reader started. From then on,
+ * completions and ledger reservations are applied live, and decisions on `access.admissions.v1` are
+ * this instance's own (already applied): the topic is paused.
+ */
+export class StateReader {
+  private readonly consumer: RawBatchConsumer;
+  /** topic:partition → high watermark at start, for partitions with something to read. */
+  private readonly pending = new Map<string, bigint>();
+  /** topic:partition → high watermark at start, for all partitions (what is older is replay, not live). */
+  private readonly ends = new Map<string, bigint>();
+  /** topic:partition → first offset to read (the look-back topics). */
+  private readonly starts = new Map<string, bigint>();
+  private readonly positioned = new Set<string>();
+  private replaying = true;
+  private resolveCaughtUp: () => void = () => undefined;
+  readonly caughtUp: Promise<void>;
+  private replayPoison = 0;
+
+  constructor(private readonly options: StateReaderOptions) {
+    this.caughtUp = new Promise((resolve) => (this.resolveCaughtUp = resolve));
+    const t = options.topics;
+    this.consumer = new RawBatchConsumer(options.kafka, {
+      groupId: options.groupId,
+      topics: [t.balances, t.limits, t.reputation, t.admissions, t.usage, t.ledger],
+      fromBeginning: true,
+      commitOffsets: false,
+      maxWaitMs: 50,
+    });
+  }
+
+  get isCaughtUp(): boolean {
+    return !this.replaying;
+  }
+
+  get isRunning(): boolean {
+    return this.consumer.isRunning;
+  }
+
+  /** Partitions not yet read up to their start high watermark (for logs and the readiness detail). */
+  get lagging(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  async start(): Promise<void> {
+    const { admin, topics: t } = this.options;
+    const sinceMs = this.options.nowMs() - this.options.lookbackMs;
+    for (const topic of [t.balances, t.limits, t.reputation]) {
+      const [low, high] = await Promise.all([admin.lowWatermarks(topic), admin.highWatermarks(topic)]);
+      for (const [partition, end] of high) this.track(`${topic}:${partition}`, low.get(partition) ?? 0n, end);
+    }
+    for (const topic of [t.admissions, t.usage, t.ledger]) {
+      const [from, high] = await Promise.all([admin.offsetsAtTime(topic, sinceMs), admin.highWatermarks(topic)]);
+      for (const [partition, end] of high) {
+        const start = from.get(partition) ?? 0n;
+        this.starts.set(`${topic}:${partition}`, start);
+        this.track(`${topic}:${partition}`, start, end);
+      }
+    }
+    this.options.logger.info({ partitionsToReplay: this.pending.size, sinceMs }, 'reading state from Kafka');
+    await this.consumer.start((messages, context) => this.onBatch(messages, context));
+    if (this.pending.size === 0) this.finish();
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.stop();
+    await this.options.admin.deleteGroups([this.options.groupId]).catch(() => undefined);
+  }
+
+  private track(key: string, start: bigint, end: bigint): void {
+    this.ends.set(key, end);
+    if (end > start) this.pending.set(key, end);
+  }
+
+  private onBatch(messages: ConsumedMessage[], context: BatchContext): Promise<void> {
+    const key = `${context.topic}:${context.partition}`;
+    const start = this.starts.get(key);
+    const first = messages[0];
+    if (first === undefined) return Promise.resolve();
+    if (start !== undefined && !this.positioned.has(key)) {
+      this.positioned.add(key);
+      // The group starts at the beginning; jump to the look-back offset once, instead of reading history.
+      if (BigInt(first.offset) < start) {
+        context.seek(start.toString());
+        return Promise.resolve();
+      }
+    }
+    const end = this.ends.get(key) ?? 0n;
+    const poison: { message: ConsumedMessage; reason: string }[] = [];
+    for (const message of messages) {
+      const offset = BigInt(message.offset);
+      if (start !== undefined && offset < start) continue;
+      const reason = this.handle(message);
+      if (reason === null) continue;
+      this.options.onEvent?.('poison');
+      // Poison older than the start was there before this process and was dead-lettered by its
+      // predecessor (every process rereads it); only what arrives live is dead-lettered here.
+      if (offset >= end) poison.push({ message, reason });
+      else this.replayPoison++;
+    }
+    const last = messages[messages.length - 1] as ConsumedMessage;
+    const target = this.pending.get(key);
+    if (target !== undefined && BigInt(last.offset) + 1n >= target) {
+      this.pending.delete(key);
+      if (this.pending.size === 0) this.finish();
+    }
+    return poison.length === 0 ? Promise.resolve() : this.deadLetter(poison);
+  }
+
+  /** Applies or buffers one message; returns why it is poison, or null. */
+  private handle(message: ConsumedMessage): string | null {
+    if (message.value === null || message.value.length === 0) return 'empty message value';
+    let json: unknown;
+    try {
+      json = JSON.parse(message.value.toString('utf8'));
+    } catch (error) {
+      return `not JSON: ${errorMessage(error)}`;
+    }
+    const parsed = parseEvent(json);
+    if (!parsed.ok) return parsed.reason;
+    this.apply(parsed.event);
+    this.options.onEvent?.(parsed.event.type);
+    return null;
+  }
+
+  private apply(event: AnyAccessEvent): void {
+    const service = this.options.service;
+    switch (event.type) {
+      case EVENTS.balanceChanged:
+        service.applyBalance(event.data);
+        return;
+      case EVENTS.limitsAdjusted:
+        service.applyLimits(event.data);
+        return;
+      case EVENTS.reputationChanged:
+        service.applyReputation(event.data);
+        return;
+      case EVENTS.admissionDecided:
+        if (this.replaying) service.bufferReplay({ kind: 'decided', timeMs: Date.parse(event.data.decidedAt), data: event.data });
+        return;
+      case EVENTS.usageRequestCompleted:
+        if (this.replaying) service.bufferReplay({ kind: 'completed', timeMs: Date.parse(event.time), data: event.data });
+        else service.applyCompleted(event.data);
+        return;
+      case EVENTS.creditsReserved:
+      case EVENTS.reservationSettled:
+      case EVENTS.reservationVoided:
+      case EVENTS.reservationExpired: {
+        const { admissionId, version, occurredAt } = event.data;
+        if (this.replaying) service.bufferReplay({ kind: 'reserved', timeMs: Date.parse(occurredAt), admissionId, version });
+        else service.applyLedgerPosition(admissionId, version);
+        return;
+      }
+      case EVENTS.creditsGranted:
+      case EVENTS.grantExpired:
+      case EVENTS.creditsAdjusted:
+      case EVENTS.loadSampled:
+      case EVENTS.deadletterRecorded:
+        // Balances carry their effect; the rest is not admission's input.
+        return;
+      default: {
+        const _exhaustive: never = event;
+        return _exhaustive;
+      }
+    }
+  }
+
+  private finish(): void {
+    if (!this.replaying) return;
+    const t0 = performance.now();
+    const { applied } = this.options.service.finishReplay();
+    this.replaying = false;
+    // From now on the decisions on this topic are this instance's own, already applied: reading them
+    // back would cost a parse per decision for nothing.
+    this.consumer.pause([this.options.topics.admissions]);
+    this.options.logger.info(
+      { replayedEvents: applied, replayMs: Math.round(performance.now() - t0), poisonSkipped: this.replayPoison, stats: this.options.service.state.stats() },
+      'state caught up; deciding',
+    );
+    this.resolveCaughtUp();
+  }
+
+  private async deadLetter(items: { message: ConsumedMessage; reason: string }[]): Promise<void> {
+    const now = new Date().toISOString();
+    await Promise.all(
+      items.map(({ message, reason }) => {
+        this.options.logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason }, 'dead-lettering a message');
+        const event = makeEvent(EVENTS.deadletterRecorded, {
+          id: newEventId(),
+          source: SOURCES.admission,
+          time: now,
+          subject: message.topic,
+          data: {
+            topic: message.topic,
+            partition: message.partition,
+            offset: message.offset,
+            key: message.key === null ? null : message.key.slice(0, 1_024),
+            valueBase64: (message.value ?? Buffer.alloc(0)).subarray(0, 1024 * 1024).toString('base64'),
+            error: reason.slice(0, 4_000),
+            consumer: 'admission-state',
+          },
+        });
+        return this.options.producer.send(encodeEvent(event, this.options.topics.deadletter, message.headers.traceparent));
+      }),
+    );
+  }
+}

@@ -1,0 +1,288 @@
+import { AdmissionState, type AdmissionError, type AdmissionOptions, type ApplyResult } from '@access/admission-domain';
+import { priceRequest, type Catalog } from '@access/catalog';
+import type {
+  AdmissionDecidedV1,
+  BalanceChangedV1,
+  Dimensions,
+  LimitsAdjustedV1,
+  Meters,
+  Priority,
+  ReputationChangedV1,
+  UsageRequestCompletedV1,
+} from '@access/contracts';
+import { ExpiringMemo } from './bounded-memo';
+import { decidedEventData, replayableOf } from './decision-event';
+import { fingerprintOf } from './fingerprint';
+import { admissionServiceLimits, type AdmissionServiceLimits } from './limits';
+import type { Clock, DecisionSink, IdSource, ServiceObserver } from './ports';
+import { ReplayLog, type ReplayItem } from './replay-log';
+
+/** One admission request as the HTTP edge hands it over after validating the body (priority defaulted). */
+export interface AdmissionInput {
+  readonly requestId: string;
+  readonly accountId: string;
+  readonly userId: string;
+  readonly model: string;
+  readonly endpoint: string;
+  readonly priority: Priority;
+  readonly estimate: { readonly meters: Meters; readonly dimensions: Dimensions };
+}
+
+export type AdmitOutcome =
+  /** Admitted (durable) or rejected; `replayed` when this is the first decision of the same requestId again. */
+  | { readonly kind: 'decided'; readonly event: AdmissionDecidedV1; readonly replayed: boolean }
+  /** Invalid input (unknown model, bad estimate, priority the plan may not use, …): nothing changed. */
+  | { readonly kind: 'invalid'; readonly error: AdmissionError }
+  /** The requestId was already decided with a different body. */
+  | { readonly kind: 'conflict'; readonly requestId: string; readonly admissionId: string | null }
+  /** State is still being rebuilt after a start: deciding now could forget someone's usage. */
+  | { readonly kind: 'not_ready' }
+  /** The admitted decision could not be made durable; it was undone. */
+  | { readonly kind: 'unavailable'; readonly detail: string };
+
+export type CompleteOutcome =
+  | { readonly kind: 'accepted'; readonly duplicate: boolean }
+  | { readonly kind: 'invalid'; readonly path: string; readonly message: string }
+  | { readonly kind: 'not_ready' }
+  | { readonly kind: 'unavailable'; readonly detail: string };
+
+interface IdempotencyEntry {
+  readonly fingerprint: string;
+  /** The admitted decision once durable; null for a rejection (which a retry decides again). */
+  event: AdmissionDecidedV1 | null;
+  /** While the admitted decision is being published: the same body waits for the same answer. */
+  pending: Promise<AdmitOutcome> | null;
+}
+
+export interface AdmissionServiceDeps {
+  readonly catalog: Catalog;
+  readonly sink: DecisionSink;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly observer?: ServiceObserver;
+  readonly limits?: Partial<AdmissionServiceLimits>;
+  readonly domainOptions?: Partial<AdmissionOptions>;
+}
+
+const NOT_READY = { kind: 'not_ready' } as const;
+/** A completion the price book cannot price keeps all the allowance it used (min(actual, allowance part)). */
+const UNPRICED_ACTUAL_CREDITS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The admission use cases around the pure domain: load (state arrives through the apply* methods and,
+ * at start, the ordered replay), decide (synchronously, in AdmissionState), then write (the decision is
+ * durable before an admitted answer is given). Idempotency by requestId lives here.
+ *
+ * Rejections are published without waiting: they feed analytics and reputation, nobody is charged for
+ * them, and making a 429 wait on Kafka would let a flood of rejected traffic queue behind the broker.
+ */
+export class AdmissionService {
+  readonly state: AdmissionState;
+  private readonly catalog: Catalog;
+  private readonly sink: DecisionSink;
+  private readonly clock: Clock;
+  private readonly ids: IdSource;
+  private readonly observer: ServiceObserver;
+  private readonly idempotencyTtlMs: number;
+  private readonly idempotency: ExpiringMemo<IdempotencyEntry>;
+  private readonly completed: ExpiringMemo<true>;
+  private readonly replayLog: ReplayLog;
+  private ready = false;
+
+  constructor(deps: AdmissionServiceDeps) {
+    const limits = { ...admissionServiceLimits, ...deps.limits };
+    this.catalog = deps.catalog;
+    this.sink = deps.sink;
+    this.clock = deps.clock;
+    this.ids = deps.ids;
+    this.observer = deps.observer ?? {};
+    this.state = new AdmissionState({ plans: deps.catalog.plans, priceBook: deps.catalog.priceBook, options: deps.domainOptions });
+    this.idempotencyTtlMs = deps.catalog.plans.defaults.idempotencyTtlMs;
+    this.idempotency = new ExpiringMemo(limits.idempotencyEntriesMax, (n) => this.observer.idempotencyEvicted?.(n));
+    this.completed = new ExpiringMemo(limits.completedIdsMax);
+    this.replayLog = new ReplayLog(limits.replayEventsMax, (items) => this.applyReplay(items));
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  get idempotencyEntries(): number {
+    return this.idempotency.size;
+  }
+
+  // ------------------------------------------------------------------ use cases
+
+  /** POST /v1/admissions. */
+  async admit(input: AdmissionInput, traceparent?: string): Promise<AdmitOutcome> {
+    if (!this.ready) return NOT_READY;
+    const nowMs = this.clock.nowMs();
+    const fingerprint = fingerprintOf(input);
+    const seen = this.idempotency.get(input.requestId, nowMs);
+    if (seen !== undefined) {
+      if (seen.fingerprint !== fingerprint) return { kind: 'conflict', requestId: input.requestId, admissionId: seen.event?.admissionId ?? null };
+      if (seen.pending !== null) {
+        const first = await seen.pending;
+        return first.kind === 'decided' ? { kind: 'decided', event: first.event, replayed: true } : first;
+      }
+      if (seen.event !== null) return { kind: 'decided', event: seen.event, replayed: true };
+      // The first answer was a rejection: retrying is what its Retry-After invites, so decide again.
+    }
+
+    const admissionId = this.ids.next();
+    const t0 = performance.now();
+    const result = this.state.decide({ admissionId, ...input }, nowMs);
+    const latencyUs = Math.round((performance.now() - t0) * 1000 * 10) / 10;
+    if (result.decision === 'error') return { kind: 'invalid', error: result };
+    const event = decidedEventData(result, input.estimate, latencyUs);
+    const expiresAtMs = nowMs + this.idempotencyTtlMs;
+
+    if (event.decision === 'rejected') {
+      this.idempotency.set(input.requestId, { fingerprint, event: null, pending: null }, expiresAtMs, nowMs);
+      this.sink.publishDecision(event, traceparent).catch((error: unknown) => this.observer.rejectedPublishFailed?.(error));
+      this.observer.decided?.('rejected', event.reason, false);
+      return { kind: 'decided', event, replayed: false };
+    }
+
+    const entry: IdempotencyEntry = { fingerprint, event: null, pending: null };
+    entry.pending = this.sink.publishDecision(event, traceparent).then(
+      (): AdmitOutcome => {
+        entry.event = event;
+        entry.pending = null;
+        this.observer.decided?.('admitted', null, false);
+        return { kind: 'decided', event, replayed: false };
+      },
+      (error: unknown): AdmitOutcome => {
+        // Not durable, so the caller hears 503 and nobody will complete or settle it: give back its slot,
+        // hold and allowance now, and forget the requestId so that a retry is decided afresh.
+        this.state.revoke(admissionId);
+        if (this.idempotency.get(input.requestId, this.clock.nowMs()) === entry) this.idempotency.delete(input.requestId);
+        entry.pending = null;
+        this.observer.admittedPublishFailed?.(error);
+        return { kind: 'unavailable', detail: 'the decision could not be made durable; retry' };
+      },
+    );
+    this.idempotency.set(input.requestId, entry, expiresAtMs, nowMs);
+    return entry.pending;
+  }
+
+  /**
+   * POST /v1/admissions/{id}/complete: publishes `usage.request_completed` (durable before the answer)
+   * and applies it here (frees the slot, corrects the allowance to the actual cost). Twice is a no-op.
+   */
+  async complete(data: UsageRequestCompletedV1, traceparent?: string): Promise<CompleteOutcome> {
+    if (!this.ready) return NOT_READY;
+    const nowMs = this.clock.nowMs();
+    if (this.completed.has(data.admissionId, nowMs)) return { kind: 'accepted', duplicate: true };
+    const priced = priceRequest(this.catalog.priceBook, data.model, data.meters, data.dimensions);
+    if (!priced.ok) return { kind: 'invalid', path: priced.error.path, message: priced.error.message };
+    this.completed.set(data.admissionId, true, nowMs + this.idempotencyTtlMs, nowMs);
+    try {
+      await this.sink.publishCompletion(data, traceparent);
+    } catch {
+      this.completed.delete(data.admissionId);
+      return { kind: 'unavailable', detail: 'the completion could not be made durable; retry' };
+    }
+    this.state.expire(this.clock.nowMs());
+    this.state.applyCompletion(data.admissionId, priced.credits, data.status);
+    return { kind: 'accepted', duplicate: false };
+  }
+
+  // ------------------------------------------------------------------ inputs from Kafka
+
+  /** `usage.request_completed` consumed live (from callers that speak Kafka, or our own /complete). */
+  applyCompleted(data: UsageRequestCompletedV1): 'applied' | 'duplicate' {
+    const nowMs = this.clock.nowMs();
+    if (this.completed.has(data.admissionId, nowMs)) return 'duplicate';
+    this.completed.set(data.admissionId, true, nowMs + this.idempotencyTtlMs, nowMs);
+    this.state.expire(nowMs);
+    this.state.applyCompletion(data.admissionId, this.actualCredits(data), data.status);
+    return 'applied';
+  }
+
+  applyBalance(data: BalanceChangedV1): ApplyResult {
+    return this.state.applyBalance({ accountId: data.accountId, version: data.version, availableCredits: data.availableCredits, plan: data.plan ?? undefined });
+  }
+
+  /** Any ledger event that puts an admission's hold into the balance (reserved, settled, voided, expired). */
+  applyLedgerPosition(admissionId: string, version: number): ApplyResult {
+    return this.state.applyLedgerReserved(admissionId, version);
+  }
+
+  applyLimits(data: LimitsAdjustedV1): ApplyResult {
+    return this.state.applyLimits(data.model, data.plan, data.priority, data.multiplier);
+  }
+
+  applyReputation(data: ReputationChangedV1): ApplyResult {
+    return this.state.applyReputation(data.accountId, data.userId, data.factor);
+  }
+
+  // ------------------------------------------------------------------ restart recovery
+
+  /**
+   * Buffers a past decision, completion or ledger reservation read at start. They are applied in time
+   * order by finishReplay (the domain rebuilds exactly when fed in original order, each at its own time).
+   */
+  bufferReplay(item: ReplayItem): void {
+    this.replayLog.add(item);
+  }
+
+  /** Applies what was buffered, expires what is over by now, and starts deciding. */
+  finishReplay(): { applied: number } {
+    const applied = this.replayLog.flush();
+    this.state.expire(this.clock.nowMs());
+    this.ready = true;
+    return { applied };
+  }
+
+  /** Periodic: drop what carries no information any more, so memory follows active accounts. */
+  maintain(): number {
+    const nowMs = this.clock.nowMs();
+    this.idempotency.evict(nowMs);
+    this.completed.evict(nowMs);
+    return this.state.compact(nowMs);
+  }
+
+  private applyReplay(items: readonly ReplayItem[]): void {
+    const nowMs = this.clock.nowMs();
+    let atMs = 0;
+    for (const item of items) {
+      // Time only moves forward, and never past now (a producer's clock may run ahead).
+      atMs = Math.min(nowMs, Math.max(atMs, item.timeMs));
+      switch (item.kind) {
+        case 'decided': {
+          const data = item.data;
+          this.state.replayDecision(replayableOf(data), atMs);
+          const decidedAtMs = Date.parse(data.decidedAt);
+          if (decidedAtMs + this.idempotencyTtlMs > nowMs) {
+            const entry: IdempotencyEntry = { fingerprint: fingerprintOf(data), event: data.decision === 'admitted' ? data : null, pending: null };
+            const previous = this.idempotency.get(data.requestId, nowMs);
+            // An admitted first answer stays the answer, whatever was decided for the same id later.
+            if (previous === undefined || previous.event === null) this.idempotency.set(data.requestId, entry, decidedAtMs + this.idempotencyTtlMs, nowMs);
+          }
+          break;
+        }
+        case 'completed': {
+          this.completed.set(item.data.admissionId, true, atMs + this.idempotencyTtlMs, nowMs);
+          this.state.expire(atMs);
+          this.state.applyCompletion(item.data.admissionId, this.actualCredits(item.data), item.data.status);
+          break;
+        }
+        case 'reserved':
+          this.state.applyLedgerReserved(item.admissionId, item.version);
+          break;
+        default: {
+          const _exhaustive: never = item;
+          return _exhaustive;
+        }
+      }
+    }
+  }
+
+  private actualCredits(data: UsageRequestCompletedV1): number {
+    const priced = priceRequest(this.catalog.priceBook, data.model, data.meters, data.dimensions);
+    if (priced.ok) return priced.credits;
+    this.observer.completionUnpriced?.(data.admissionId, priced.error.message);
+    return UNPRICED_ACTUAL_CREDITS;
+  }
+}

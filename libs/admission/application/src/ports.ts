@@ -1,0 +1,29 @@
+import type { AdmissionDecidedV1, UsageRequestCompletedV1 } from '@access/contracts';
+
+/**
+ * Where decisions and completions go (Kafka in production, memory in tests). Each promise resolves when
+ * the event is durable (acknowledged by all in-sync replicas) and rejects when it could not be made so.
+ */
+export interface DecisionSink {
+  publishDecision(data: AdmissionDecidedV1, traceparent?: string): Promise<void>;
+  publishCompletion(data: UsageRequestCompletedV1, traceparent?: string): Promise<void>;
+}
+
+/** Time is an input: the service reads it here, once per use case, and hands it to the domain. */
+export interface Clock {
+  nowMs(): number;
+}
+
+/** admissionIds: UUIDv7, strictly increasing (`newEventId` in production). */
+export interface IdSource {
+  next(): string;
+}
+
+/** Counters the service reports; the app wires them to Prometheus. All optional. */
+export interface ServiceObserver {
+  decided?(decision: 'admitted' | 'rejected', reason: string | null, replayed: boolean): void;
+  rejectedPublishFailed?(error: unknown): void;
+  admittedPublishFailed?(error: unknown): void;
+  idempotencyEvicted?(count: number): void;
+  completionUnpriced?(admissionId: string, reason: string): void;
+}
