@@ -77,7 +77,7 @@ async function startContainers(): Promise<Stack> {
   return {
     databaseUrl: `postgres://postgres@${pg.getHost()}:${pg.getMappedPort(5432)}/access`,
     clickhouseUrl: `http://${ch.getHost()}:${ch.getMappedPort(8123)}`,
-    kafkaBrokers: [`127.0.0.1:19092`],
+    kafkaBrokers: [`${kafka.getHost()}:19092`],
   };
 }
 

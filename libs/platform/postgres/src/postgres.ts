@@ -13,6 +13,11 @@ export interface PostgresOptions {
   entities?: MixedList<EntitySchema | (new () => unknown)>;
   poolSizeMax?: number;
   applicationName?: string;
+  /**
+   * Whether TypeORM logs failed queries with their parameters (default true). Off for writers whose expected
+   * failures (optimistic-concurrency conflicts) carry whole batches as parameters: they log what matters themselves.
+   */
+  logFailedQueries?: boolean;
 }
 
 const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -71,7 +76,7 @@ export function createDataSource(options: PostgresOptions): DataSource {
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
-    logging: ['error'],
+    logging: options.logFailedQueries === false ? false : ['error'],
     applicationName: options.applicationName ?? 'access',
     extra: {
       max: options.poolSizeMax ?? 10,
