@@ -68,7 +68,8 @@ async function ready(port: number): Promise<boolean> {
 export function startService(service: { name: string; entry: string }, extraEnv: Record<string, string> = {}, args: string[] = [], pipeStdout = false): ChildProcess {
   mkdirSync(logDir, { recursive: true });
   const log = openSync(join(logDir, `${service.name}.log`), 'a');
-  return spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, service.entry), ...args], {
+  // tsx as a loader in the child's own process, so that stopping it stops the service itself.
+  return spawn(process.execPath, ['--import', 'tsx', join(root, service.entry), ...args], {
     cwd: root,
     stdio: ['ignore', pipeStdout ? 'pipe' : log, log],
     env: { ...process.env, ...extraEnv },

@@ -9,7 +9,9 @@ import { createDataSource, type DataSource } from '@access/platform-postgres';
 import { requireStack } from '@access/testing';
 
 const root = join(__dirname, '..', '..');
-const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+// tsx as a loader in the service's own process: tsx's CLI would run it in a grandchild that a kill of the
+// CLI leaves running (holding its port), which would make restart and crash tests meaningless.
+const tsx = ['--import', 'tsx'];
 const services = [
   { name: 'admission', entry: 'apps/admission/src/main.ts', portVar: 'ADMISSION_PORT', port: 17100 },
   { name: 'credit-ledger', entry: 'apps/credit-ledger/src/main.ts', portVar: 'LEDGER_PORT', port: 17200 },
@@ -19,7 +21,7 @@ const services = [
 
 function run(entry: string, env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   let output = '';
-  const child = spawn(process.execPath, [tsx, join(root, entry)], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [...tsx, join(root, entry)], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'warn' } });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

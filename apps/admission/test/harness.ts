@@ -12,7 +12,9 @@ import { testName, type Stack } from '@access/testing';
 import type { AdmissionTopics } from '@access/admission-adapters';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
-const tsx = join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+// tsx as a loader in the service's own process: tsx's CLI would run it in a grandchild that a kill of the
+// CLI leaves running (holding its port), which would make restart and crash tests meaningless.
+const tsx = ['--import', 'tsx'];
 
 export interface AdmissionRun {
   stack: Stack;
@@ -92,7 +94,7 @@ export interface Service {
 
 export function startService(entry: string, env: Record<string, string>, port: number): Service {
   let output = '';
-  const child = spawn(process.execPath, [tsx, join(repoRoot, entry)], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+  const child = spawn(process.execPath, [...tsx, join(repoRoot, entry)], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
