@@ -3,6 +3,8 @@
  * Each command group lives in commands/<group>.ts and registers itself on the program.
  */
 import { Command } from 'commander';
+import { registerLedgerCommands } from './commands/ledger';
+import { registerReconcileCommand } from './commands/reconcile';
 import { registerTokenCommands } from './commands/tokens';
 
 const program = new Command('access')
@@ -11,6 +13,8 @@ const program = new Command('access')
   .configureOutput({ outputError: (text, write) => write(text) });
 
 registerTokenCommands(program);
+registerLedgerCommands(program);
+registerReconcileCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`access: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -64,8 +64,11 @@ export type ReserveReport = {
 };
 
 export type DecideResult =
-  /** The command took effect; `events` (possibly empty for expireDue) are to be appended in order. */
-  | { readonly kind: 'accepted'; readonly events: readonly CreditAccountEvent[]; readonly reserve?: ReserveReport }
+  /**
+   * The command took effect; `events` (possibly empty for expireDue) are to be appended in order. `state` is
+   * the account after them (exactly `evolveAll(state, events)`), so a store need not fold them again.
+   */
+  | { readonly kind: 'accepted'; readonly events: readonly CreditAccountEvent[]; readonly state: CreditAccountState; readonly reserve?: ReserveReport }
   /** The same id with the same body was already recorded: nothing to do; `first` is what was recorded. */
   | { readonly kind: 'exists'; readonly events: readonly []; readonly first: CreditAccountEvent }
   /** The same id was recorded with another body: nothing changes, never a silent overwrite. */
@@ -476,7 +479,7 @@ class Transaction {
     if (!sums.every((sum) => Number.isSafeInteger(sum))) {
       return rejected('limit_exceeded', 'the account totals would exceed the safe integer range');
     }
-    return { kind: 'accepted', events: this.events };
+    return { kind: 'accepted', events: this.events, state: this.current };
   }
 
   drawableGrants(): (GrantState & { readonly drawableCredits: number })[] {

@@ -47,6 +47,16 @@ describe('IdMap', () => {
     expect(IdMap.empty<number>().set('a', 1).delete('a')).toEqual(IdMap.empty<number>());
   });
 
+  it('keeps equal contents equal across the small and the large representation', () => {
+    const keys = Array.from({ length: 24 }, (_, i) => `adm-${i}`);
+    const grown = keys.reduce((map, key, i) => map.set(key, i), IdMap.empty<number>());
+    const shrunk = keys.slice(10).reduce((map, key) => map.delete(key), grown);
+    const direct = IdMap.of(keys.slice(0, 10).reverse().map((key) => [key, Number(key.slice(4))] as const));
+    expect(grown.size).toBe(24);
+    expect(shrunk).toEqual(direct);
+    expect(shrunk.values().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
   it('deleting an absent key returns the same map', () => {
     const map = IdMap.of([['a', 1]]);
     expect(map.delete('b')).toBe(map);

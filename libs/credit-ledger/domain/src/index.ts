@@ -68,3 +68,9 @@ export { compareBurnOrder, drawInBurnOrder } from './burn-order';
 export { IdMap } from './id-map';
 export { isId, ledgerLimits } from './limits';
 export { formatInstant, parseInstant } from './time';
+
+/**
+ * The plain reference model the property test checks the decider against; exported for the end-to-end tests of
+ * the store and the service, which compare the ledger's balances with it. Not for production code.
+ */
+export { ReferenceLedger, type RefOutcome, type RefView } from './reference-model';

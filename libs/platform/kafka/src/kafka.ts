@@ -309,6 +309,13 @@ export interface RawConsumerOptions {
    * several partitions) needs more than one.
    */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Called after every (re)assignment with the partitions now assigned; the positions it returns are sought
+   * (the next fetch of those partitions starts there). For consumers that keep their positions elsewhere: the
+   * ledger stores them in Postgres with its effects. Batches fetched before the seek lands may still reach the
+   * handler (it can compare offsets and call `context.seek` itself); a failure is reported through `onRetry`.
+   */
+  onAssignment?: (partitions: { topic: string; partition: number }[]) => Promise<{ topic: string; partition: number; offset: string }[]>;
 }
 
 /**
@@ -341,8 +348,23 @@ export class RawBatchConsumer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.joins += 1;
       this.assigned.clear();
+      const assignment: { topic: string; partition: number }[] = [];
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
-        for (const p of partitions) this.assigned.add(`${topic}:${p}`);
+        for (const p of partitions) {
+          this.assigned.add(`${topic}:${p}`);
+          assignment.push({ topic, partition: p });
+        }
+      }
+      const onAssignment = options.onAssignment;
+      if (onAssignment !== undefined && assignment.length > 0) {
+        const generation = this.joins;
+        void onAssignment(assignment)
+          .then((positions) => {
+            // A later rebalance has its own positions: seeking with these could move a partition backwards.
+            if (generation !== this.joins || this.stopping) return;
+            for (const p of positions) this.consumer.seek({ topic: p.topic, partition: p.partition, offset: p.offset });
+          })
+          .catch((error: unknown) => options.onRetry?.(error, 0, 0));
       }
     });
   }

@@ -1,0 +1,176 @@
+/**
+ * Drains the outbox to Kafka: ledger events to `access.ledger.v1`, balances to the compacted
+ * `access.balances.v1`, dead letters to `access.deadletter.v1`. One loop, in outbox id order, so each account's
+ * messages leave in the order they were written; rows are deleted only after Kafka acknowledged them (acks=all),
+ * so a crash publishes a message at least once, never zero times (consumers dedupe by event id).
+ *
+ * Only one publisher per schema runs at a time, across processes: it holds a Postgres advisory lock on a
+ * dedicated connection, and another instance waits for it.
+ *
+ * Balances: the topic is compacted and only the latest balance of an account matters, so within one round only
+ * the newest balance of each account is sent (the older rows are deleted with it).
+ */
+import type { DataSource, QueryRunner } from 'typeorm';
+import { CLOUDEVENTS_CONTENT_TYPE } from '@access/contracts';
+import { sleep, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
+import type { LedgerStoreLimits } from './limits';
+import { publishInOrder } from './publish';
+
+export interface OutboxTopics {
+  readonly ledger: string;
+  readonly balances: string;
+  readonly deadletter: string;
+}
+
+export interface OutboxObserver {
+  published?(messages: number, rows: number): void;
+  failed?(error: unknown): void;
+}
+
+type OutboxRow = { id: string; messages: string };
+
+export class OutboxPublisher {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private pending = false;
+  private lock: QueryRunner | undefined;
+  private lastRoundOk = true;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly producer: EventProducer,
+    private readonly topics: OutboxTopics,
+    private readonly limits: Pick<LedgerStoreLimits, 'outboxBatchMax' | 'outboxIdleWaitMs' | 'outboxRetryWaitMsMax'>,
+    private readonly observer: OutboxObserver = {},
+  ) {}
+
+  /** True while this instance holds the publisher lock and its last round succeeded. */
+  get healthy(): boolean {
+    return this.running && this.lastRoundOk;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Wakes the loop (called after a commit that wrote outbox rows). */
+  notify(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Publishes until the outbox is empty (tests, shutdown). Returns the rows published. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.round();
+      if (rows === 0) return total;
+      total += rows;
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        if (!(await this.holdLock())) {
+          await this.idle(this.limits.outboxRetryWaitMsMax);
+          continue;
+        }
+        const rows = await this.round();
+        this.lastRoundOk = true;
+        failures = 0;
+        if (rows < this.limits.outboxBatchMax) await this.idle(this.limits.outboxIdleWaitMs);
+      } catch (error) {
+        this.lastRoundOk = false;
+        this.observer.failed?.(error);
+        failures += 1;
+        await this.releaseLock();
+        await sleep(Math.min(this.limits.outboxRetryWaitMsMax, 100 * 2 ** Math.min(failures, 10)));
+      }
+    }
+    await this.releaseLock();
+  }
+
+  /** One round: read up to outboxBatchMax rows (each a committed batch) in id order, publish, delete. */
+  private async round(): Promise<number> {
+    const rows: OutboxRow[] = await this.db.query('SELECT id::text AS id, messages FROM outbox ORDER BY id LIMIT $1', [this.limits.outboxBatchMax]);
+    if (rows.length === 0) return 0;
+    const parsed: { kind: string; key: string; value: string }[] = [];
+    for (const row of rows) {
+      for (const line of row.messages.split('\n')) {
+        const tab1 = line.indexOf('\t');
+        const tab2 = line.indexOf('\t', tab1 + 1);
+        parsed.push({ kind: line.slice(0, tab1), key: line.slice(tab1 + 1, tab2), value: line.slice(tab2 + 1) });
+      }
+    }
+    // Only the newest balance of an account in this round is sent: the topic is compacted, older ones are noise.
+    const latestBalance = new Map<string, number>();
+    parsed.forEach((m, i) => {
+      if (m.kind === 'balance') latestBalance.set(m.key, i);
+    });
+    const messages: OutgoingMessage[] = [];
+    parsed.forEach((m, i) => {
+      if (m.kind === 'balance' && latestBalance.get(m.key) !== i) return;
+      const topic = m.kind === 'ledger' ? this.topics.ledger : m.kind === 'balance' ? this.topics.balances : this.topics.deadletter;
+      messages.push({ topic, key: m.key, value: m.value, headers: { 'content-type': CLOUDEVENTS_CONTENT_TYPE } });
+    });
+    await publishInOrder(this.producer, messages);
+    await this.db.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+    this.observer.published?.(messages.length, rows.length);
+    return rows.length;
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.pending || !this.running) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    }).then(() => {
+      this.pending = false;
+    });
+  }
+
+  private async holdLock(): Promise<boolean> {
+    if (this.lock !== undefined) return true;
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    // The key is per schema, so test schemas (and their publishers) do not exclude each other.
+    const rows: { locked: boolean }[] = await runner.query(
+      "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':credit-ledger-outbox')) AS locked",
+    );
+    if (rows[0]?.locked === true) {
+      this.lock = runner;
+      return true;
+    }
+    await runner.release();
+    return false;
+  }
+
+  private async releaseLock(): Promise<void> {
+    const runner = this.lock;
+    this.lock = undefined;
+    if (runner === undefined) return;
+    await runner.query("SELECT pg_advisory_unlock(hashtext(current_schema() || ':credit-ledger-outbox'))").catch(() => undefined);
+    await runner.release().catch(() => undefined);
+  }
+}
