@@ -11,7 +11,7 @@
  * - exactly the poison messages are in the dead-letter topic.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,6 @@ import { repoRoot } from '@access/platform-config';
 import { EventProducer, KafkaAdmin, RawBatchConsumer, createKafka, type Kafka, type OutgoingMessage } from '@access/platform-kafka';
 import { createDataSource, dropSchema, migratePostgres, type DataSource } from '@access/platform-postgres';
 import { requireStack, testName } from '@access/testing';
-import { readFileSync } from 'node:fs';
 import { expectedCommands, planWorkload, seededRandom, type Workload } from './workload';
 
 const tsx = join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -46,7 +45,10 @@ describe(`credit-ledger under SIGKILL (seed ${seed})`, () => {
     deadletter: testName('dl'),
   };
   const port = 17_200 + Math.floor(random() * 700);
-  const logPath = join(repoRoot, 'tmp', `${schema}.log`);
+  // The ledger's own log, kept for post-mortems (tmp/ is git-ignored and absent in a fresh clone).
+  const logDir = join(repoRoot, 'tmp');
+  mkdirSync(logDir, { recursive: true });
+  const logPath = join(logDir, `${schema}.log`);
   let stack: Awaited<ReturnType<typeof requireStack>>;
   let kafka: Kafka;
   let admin: KafkaAdmin;
