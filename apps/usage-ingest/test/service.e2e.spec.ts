@@ -51,13 +51,16 @@ describe('usage-ingest service', () => {
     const deadline = Date.now() + 30_000;
     while ((await storedRows(run.ch, run.database)) < 1 && Date.now() < deadline) await sleep(100);
     expect(await storedRows(run.ch, run.database)).toBe(1);
+    // The row is visible the moment ClickHouse has it; the counters move just after: wait for both.
+    const inserted = /usage_ingest_rows_inserted_total\{[^}]*table="request_usage"[^}]*\} 1/;
+    const deadLettered = /usage_ingest_dead_letters_total\{[^}]*\} 1/;
     let metrics = '';
-    while (!metrics.includes('usage_ingest_dead_letters_total') && Date.now() < deadline) {
+    while (!(inserted.test(metrics) && deadLettered.test(metrics)) && Date.now() < deadline) {
       metrics = await (await fetch(`${base}/metrics`)).text();
       await sleep(100);
     }
-    expect(metrics).toMatch(/usage_ingest_rows_inserted_total\{[^}]*table="request_usage"[^}]*\} 1/);
-    expect(metrics).toMatch(/usage_ingest_dead_letters_total\{[^}]*\} 1/);
+    expect(metrics).toMatch(inserted);
+    expect(metrics).toMatch(deadLettered);
   });
 
   it('writes JSON logs and stops cleanly on SIGTERM', async () => {
