@@ -235,7 +235,7 @@ times the event rate is the CPU the contract validation alone takes.
 Where the time goes: ClickHouse is not the limit (the baseline is several times faster, and the sink writes few,
 large INSERTs: concurrent partition batches share one per table). The sink is one Node thread doing, per event,
 kafkajs's record decoding, \`JSON.parse\` and the contract's zod validation (the figures above), row mapping and
-\`JSON.stringify\`: some 25–40 µs, which caps one process near 30,000 events/s with the whole of one core, and this
+\`JSON.stringify\`: some 20–40 µs, so one process tops out at a few tens of thousands of events per second, and this
 machine has two cores for everything. The design scales by partitions (each table's consumer group takes up to 8
 instances); reaching 100,000 events/s needs about four cores' worth of sink processes, or a cheaper validation
 path for trusted producers, which the contract does not allow today.`,
