@@ -2,19 +2,17 @@
  * Test and benchmark plumbing for admission as a child process: topics of its own per run, a token with
  * admission:decide, starting (and SIGKILLing) the service, waiting for readiness, and calling it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { EVENTS, SOURCES, makeEvent, newEventId } from '@access/contracts';
 import { TokenStore } from '@access/platform-auth';
-import { EventProducer, KafkaAdmin, createKafka, encodeEvent, sleep, type Kafka } from '@access/platform-kafka';
+import { EventProducer, KafkaAdmin, createKafka, encodeEvent, type Kafka } from '@access/platform-kafka';
 import { createDataSource, type DataSource } from '@access/platform-postgres';
-import { testName, type Stack } from '@access/testing';
+import { startService, testName, type Service, type Stack } from '@access/testing';
+
+export { startService, waitReady, type Service } from '@access/testing';
 import type { AdmissionTopics } from '@access/admission-adapters';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
-// tsx as a loader in the service's own process: tsx's CLI would run it in a grandchild that a kill of the
-// CLI leaves running (holding its port), which would make restart and crash tests meaningless.
-const tsx = ['--import', 'tsx'];
 
 export interface AdmissionRun {
   stack: Stack;
@@ -84,50 +82,10 @@ export async function createRun(stack: Stack, options: { ownTopics?: boolean } =
   };
 }
 
-export interface Service {
-  process: ChildProcess;
-  port: number;
-  output(): string;
-  exited: Promise<number | null>;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
-
-export function startService(entry: string, env: Record<string, string>, port: number): Service {
-  let output = '';
-  const child = spawn(process.execPath, [...tsx, join(repoRoot, entry)], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
-  child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    process: child,
-    port,
-    output: () => output,
-    exited,
-    kill: async (signal = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
-}
-
 export function startAdmission(run: AdmissionRun, port: number, extraEnv: Record<string, string> = {}): Service {
   return startService('apps/admission/src/main.ts', { ...run.env(port), ...extraEnv }, port);
 }
 
-export async function waitReady(service: Service, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (service.process.exitCode !== null) throw new Error(`exited with ${service.process.exitCode}:\n${service.output()}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${service.port}/health/ready`);
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`port ${service.port} not ready in ${timeoutMs} ms:\n${service.output()}`);
-}
 
 export function randomPort(): number {
   return 20_000 + Math.floor(Math.random() * 20_000);

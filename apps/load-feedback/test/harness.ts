@@ -2,7 +2,6 @@
  * Test plumbing for load-feedback as a child process: topics of its own per run, starting and stopping
  * services, waiting for readiness, reading a topic, and reading the multiplier gauges.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { EVENTS, makeEvent, newEventId, parseEventJson, type AnyAccessEvent, type LoadSampledV1 } from '@access/contracts';
@@ -10,10 +9,9 @@ import type { LoadFeedbackTopics } from '@access/load-feedback-adapters';
 import { EventProducer, KafkaAdmin, RawBatchConsumer, createKafka, encodeEvent, sleep, type Kafka, type TopicSpec } from '@access/platform-kafka';
 import { testName, type Stack } from '@access/testing';
 
+export { startService, waitReady, type Service } from '@access/testing';
+
 export const repoRoot = join(__dirname, '..', '..', '..');
-// tsx as a loader in the service's own process: tsx's CLI would run it in a grandchild that a kill of the
-// CLI leaves running (holding its port), which would make restart and crash tests meaningless.
-const tsx = ['--import', 'tsx'];
 
 export interface FeedbackRun {
   topics: LoadFeedbackTopics;
@@ -119,46 +117,6 @@ export async function watchTopic(kafka: Kafka, topic: string): Promise<TopicWatc
   return watch;
 }
 
-export interface Service {
-  process: ChildProcess;
-  port: number;
-  output(): string;
-  exited: Promise<number | null>;
-  kill(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-export function startService(entry: string, env: Record<string, string>, port: number): Service {
-  let output = '';
-  const child = spawn(process.execPath, [...tsx, join(repoRoot, entry)], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
-  child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-50_000)));
-  child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-50_000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    process: child,
-    port,
-    output: () => output,
-    exited,
-    kill: async (signal = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-}
-
-export async function waitReady(service: Service, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (service.process.exitCode !== null) throw new Error(`exited with ${service.process.exitCode}:\n${service.output()}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${service.port}/health/ready`);
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`port ${service.port} not ready in ${timeoutMs} ms:\n${service.output()}`);
-}
 
 /** The `load_feedback_multiplier` gauges, keyed `model|plan|priority`. */
 export async function multiplierGauges(port: number): Promise<Map<string, number>> {

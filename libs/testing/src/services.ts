@@ -1,0 +1,59 @@
+/**
+ * A service under test as a real child process: started with tsx as an in-process loader (the tsx CLI would run
+ * the service in a grandchild that a kill leaves running, holding its port), its output kept for failure messages.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const repoRoot = join(__dirname, '..', '..', '..');
+
+/** Output kept per service for failure messages (the tail). */
+const outputCharsMax = 50_000;
+
+export interface Service {
+  process: ChildProcess;
+  port: number;
+  output(): string;
+  exited: Promise<number | null>;
+  /** Sends `signal` (default SIGKILL) unless already exited; resolves with the exit code. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `entry` (a path from the repo root) with LOG_LEVEL=warn and `env` on top of this process's environment. */
+export function startService(entry: string, env: Record<string, string>, port: number): Service {
+  let output = '';
+  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-outputCharsMax));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+  });
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    process: child,
+    port,
+    output: () => output,
+    exited,
+    kill: async (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until the service's /health/ready answers 200; fails at once, with its output, if it exits first. */
+export async function waitReady(service: Service, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (service.process.exitCode !== null) throw new Error(`exited with ${service.process.exitCode}:\n${service.output()}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${service.port}/health/ready`);
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${service.port} not ready in ${timeoutMs} ms:\n${service.output()}`);
+}
