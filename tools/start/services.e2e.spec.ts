@@ -2,16 +2,10 @@
  * The four service shells, booted as real processes against the local stack: health, readiness, metrics,
  * the scope guard, configuration validated at boot, and a clean exit on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataSource, type DataSource } from '@access/platform-postgres';
-import { requireStack } from '@access/testing';
+import { requireStack, startService, waitReady, type Service } from '@access/testing';
 
-const root = join(__dirname, '..', '..');
-// tsx as a loader in the service's own process: tsx's CLI would run it in a grandchild that a kill of the
-// CLI leaves running (holding its port), which would make restart and crash tests meaningless.
-const tsx = ['--import', 'tsx'];
 const services = [
   { name: 'admission', entry: 'apps/admission/src/main.ts', portVar: 'ADMISSION_PORT', port: 17100 },
   { name: 'credit-ledger', entry: 'apps/credit-ledger/src/main.ts', portVar: 'LEDGER_PORT', port: 17200 },
@@ -19,31 +13,8 @@ const services = [
   { name: 'load-feedback', entry: 'apps/load-feedback/src/main.ts', portVar: 'LOAD_FEEDBACK_PORT', port: 17400 },
 ];
 
-function run(entry: string, env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  let output = '';
-  const child = spawn(process.execPath, [...tsx, join(root, entry)], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'warn' } });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitReady(port: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/health/ready`);
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`port ${port} not ready in ${timeoutMs} ms`);
-}
-
 describe('service shells', () => {
-  const running: ReturnType<typeof run>[] = [];
+  const running: Service[] = [];
   let db: DataSource;
 
   beforeAll(async () => {
@@ -51,12 +22,12 @@ describe('service shells', () => {
     db = createDataSource({ url: stack.databaseUrl });
     await db.initialize();
     await db.query('SELECT 1 FROM service_tokens LIMIT 1'); // the shells read tokens from here
-    for (const s of services) running.push(run(s.entry, { [s.portVar]: String(s.port) }));
-    await Promise.all(services.map((s) => waitReady(s.port)));
+    for (const s of services) running.push(startService(s.entry, { [s.portVar]: String(s.port) }, s.port));
+    await Promise.all(running.map((s) => waitReady(s)));
   }, 120_000);
 
   afterAll(async () => {
-    for (const r of running) r.child.kill('SIGKILL');
+    await Promise.all(running.map((r) => r.kill('SIGKILL')));
     await db?.destroy();
   });
 
@@ -78,7 +49,7 @@ describe('service shells', () => {
   });
 
   it.each(services)('$name exits at boot naming a bad configuration variable', async ({ entry, portVar }) => {
-    const bad = run(entry, { [portVar]: 'not-a-port' });
+    const bad = startService(entry, { [portVar]: 'not-a-port' }, 0);
     expect(await bad.exited).toBe(1);
     expect(bad.output()).toContain(`${portVar}:`);
     expect(bad.output()).toContain('not-a-port');
@@ -86,7 +57,6 @@ describe('service shells', () => {
 
   it('shuts down cleanly on SIGTERM', async () => {
     const s = running[3]!;
-    s.child.kill('SIGTERM');
-    expect(await s.exited).toBe(0);
+    expect(await s.kill('SIGTERM')).toBe(0);
   });
 });
