@@ -12,6 +12,7 @@
 import { AdmissionState, type AdmissionRequest } from '@access/admission-domain';
 import type { Catalog, Priority } from '@access/catalog';
 import { createUuidv7Generator } from '@access/contracts';
+import { seededRandom as rng } from '@access/testing';
 
 export interface WorkloadOptions {
   accounts: number;
@@ -58,17 +59,6 @@ const PLAN_MIX: readonly [string, number, number][] = [
   ['payg', 0.4, 50_000],
 ];
 
-/** A small, fast, deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Running {
   admissionId: string;

@@ -7,18 +7,9 @@
 import { EVENTS, SOURCES, makeEvent, uuidv7, type AnyAccessEvent } from '@access/contracts';
 import { priceRequest, type PriceBook } from '@access/catalog';
 import type { CreditAccountCommand } from '@access/credit-ledger-domain';
+import { seededRandom } from '@access/testing';
 
-/** Mulberry32: small, fast and seedable, so a failing run can be replayed exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export type PlannedGrant = { accountId: string; grantId: string; credits: number; source: 'purchase' | 'promo' | 'enterprise'; expiresAt: string | null };
 

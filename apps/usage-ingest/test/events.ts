@@ -4,6 +4,7 @@
  */
 import { EVENTS, SOURCES, makeEvent, newEventId, type AnyAccessEvent } from '@access/contracts';
 import { priceRequest, type PriceBook } from '@access/catalog';
+import { seededRandom as prng } from '@access/testing';
 
 export interface GeneratedMessage {
   table: 'admission_decisions' | 'request_usage' | 'ledger_entries';
@@ -23,17 +24,7 @@ export interface Mix {
   duplicates: number;
 }
 
-/** mulberry32: a small seeded PRNG, so a failing run can be reproduced with its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 const plans = ['free', 'plus', 'pro', 'enterprise', 'payg'] as const;
 const priorities = ['standard', 'batch', 'critical'] as const;

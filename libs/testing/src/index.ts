@@ -1,3 +1,4 @@
 export * from './stack';
 export * from './ids';
 export * from './services';
+export * from './random';

@@ -7,6 +7,7 @@
  * minutes against the shipped config/ (plans.yaml, price-book.yaml) and a sora-2 fleet of low capacity:
  * see README.md for which persona produces which outcome and why.
  */
+import { seededRandom } from '@access/testing';
 
 export type PlanId = 'free' | 'plus' | 'pro' | 'enterprise' | 'payg';
 export type Priority = 'critical' | 'standard' | 'batch';
@@ -29,17 +30,7 @@ export const workloadLimits = {
   runMsMax: 10 * 60_000,
 } as const;
 
-/** mulberry32: a tiny seeded generator, enough for a workload (not for anything secret). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { seededRandom };
 
 export interface Estimate {
   readonly meters: Record<string, number>;
