@@ -158,10 +158,14 @@ describe('POST /v1/admissions: decisions', () => {
     expect(problem.retryAfterMs).toBeGreaterThan(0);
     expect(r.headers['retry-after']).toBe(String(Math.ceil(problem.retryAfterMs / 1000)));
     expectRateLimitHeaders(r.headers, 10, 0);
+    // Retries carry new requestIds: the same one returns its first decision unchanged (CONTRACTS.md).
     h.clock.advance(problem.retryAfterMs - 1);
-    expect((await admit(request)).statusCode).toBe(429);
+    expect((await admit({ ...request, requestId: `${request.requestId}-retry-1` })).statusCode).toBe(429);
     h.clock.advance(1);
-    expect((await admit(request)).statusCode).toBe(200);
+    const same = await admit(request);
+    expect(same.statusCode).toBe(429);
+    expect(same.json()).toEqual(problem);
+    expect((await admit({ ...request, requestId: `${request.requestId}-retry-2` })).statusCode).toBe(200);
   });
 
   it('429 concurrency_limited while the user has as many requests running as the plan allows', async () => {

@@ -97,12 +97,18 @@ describe('AdmissionService: idempotency by requestId', () => {
     expect(sink.decisions).toHaveLength(1);
   });
 
-  it('given a rejected requestId, then the same body is decided again (what Retry-After invites)', async () => {
-    const { service } = newService();
+  it('given a rejected requestId, then the same body returns the first decision unchanged (CONTRACTS.md)', async () => {
+    const { service, sink } = newService();
     const request = video({ seconds: 5 });
-    expect((await decided(service.admit(request))).event.reason).toBe('insufficient_credits');
+    const first = await decided(service.admit(request));
+    expect(first.event.reason).toBe('insufficient_credits');
     openAccount(service, 'acct-1', 'payg', 1_000);
-    expect((await decided(service.admit(request))).event.decision).toBe('admitted');
+    const again = await decided(service.admit(request));
+    expect(again.replayed).toBe(true);
+    expect(again.event).toBe(first.event);
+    expect(sink.decisions).toHaveLength(1);
+    // A new requestId is decided afresh: that is how a caller retries after Retry-After.
+    expect((await decided(service.admit({ ...request, requestId: `${request.requestId}-retry` }))).event.decision).toBe('admitted');
   });
 
   it('given 24 hours have passed, then the requestId is forgotten and decided afresh', async () => {

@@ -126,7 +126,6 @@ export class AdmissionService {
         return first.kind === 'decided' ? { kind: 'decided', event: first.event, replayed: true } : first;
       }
       if (seen.event !== null) return { kind: 'decided', event: seen.event, replayed: true };
-      // The first answer was a rejection: retrying is what its Retry-After invites, so decide again.
     }
 
     const admissionId = this.ids.next();
@@ -138,7 +137,9 @@ export class AdmissionService {
     const expiresAtMs = nowMs + this.idempotencyTtlMs;
 
     if (event.decision === 'rejected') {
-      this.idempotency.set(input.requestId, { fingerprint, event: null, pending: null }, expiresAtMs, nowMs);
+      // CONTRACTS.md: the same requestId and body returns the first decision unchanged, a rejection included
+      // (a caller that retries after Retry-After sends a new requestId).
+      this.idempotency.set(input.requestId, { fingerprint, event, pending: null }, expiresAtMs, nowMs);
       this.sink.publishDecision(event, traceparent).catch((error: unknown) => this.observer.rejectedPublishFailed?.(error));
       this.observer.decided?.('rejected', event.reason, false);
       return { kind: 'decided', event, replayed: false };
@@ -255,10 +256,9 @@ export class AdmissionService {
           this.state.replayDecision(replayableOf(data), atMs);
           const decidedAtMs = Date.parse(data.decidedAt);
           if (decidedAtMs + this.idempotencyTtlMs > nowMs) {
-            const entry: IdempotencyEntry = { fingerprint: fingerprintOf(data), event: data.decision === 'admitted' ? data : null, pending: null };
-            const previous = this.idempotency.get(data.requestId, nowMs);
-            // An admitted first answer stays the answer, whatever was decided for the same id later.
-            if (previous === undefined || previous.event === null) this.idempotency.set(data.requestId, entry, decidedAtMs + this.idempotencyTtlMs, nowMs);
+            const entry: IdempotencyEntry = { fingerprint: fingerprintOf(data), event: data, pending: null };
+            // The first decision stays the answer (replay runs in time order).
+            if (this.idempotency.get(data.requestId, nowMs) === undefined) this.idempotency.set(data.requestId, entry, decidedAtMs + this.idempotencyTtlMs, nowMs);
           }
           break;
         }
