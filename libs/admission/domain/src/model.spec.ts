@@ -94,6 +94,8 @@ class ReferenceLedger {
     if (event === undefined) return;
     if (event.kind === 'decided') {
       if (event.d.heldCredits === 0) return;
+      // Like the real ledger (lazy expiry), a command first records what has come due by its own time.
+      this.expire(event.d.decidedAtMs);
       this.held.set(event.d.admissionId, { credits: event.d.heldCredits, expiresAtMs: event.d.reservationExpiresAtMs ?? 0 });
       this.publish();
       this.reserved.push({ admissionId: event.d.admissionId, version: this.version });
