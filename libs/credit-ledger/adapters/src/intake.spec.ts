@@ -75,6 +75,20 @@ describe('completionCommand', () => {
     if (expected === null) expect(command).toBeNull();
     else expect(command).toMatchObject(expected as object);
   });
+
+  // A completion charged in full before its decision arrived, then a same-content copy (a new event id) after the
+  // decision and its allowance part: the copy is the same charge, not a second completion at the net price.
+  const chargedInFull = open(grant, { type: 'settle', data: { admissionId, requestId: 'req-42', actualCredits: 160 }, metadata: { now } });
+  it.each<[string, ReturnType<typeof complete>, number | undefined, string]>([
+    ['a copy after the decision with an allowance part changes nothing', complete('succeeded', 160), 100, 'exists'],
+    ['a copy after a decision paid by allowance alone changes nothing', complete('succeeded', 160), 250, 'exists'],
+    ['a copy while the decision is still unknown changes nothing', complete('succeeded', 160), undefined, 'exists'],
+    ['a completion of the same admission at another cost is a conflict', complete('succeeded', 170), 100, 'conflict'],
+  ])('%s', (_name, intake, allowance, outcome) => {
+    const command = completionCommand(intake, allowance, now)(chargedInFull);
+    expect(command).not.toBeNull();
+    expect(decide(command!, chargedInFull).kind).toBe(outcome);
+  });
 });
 
 describe('lateAllowanceRefund', () => {

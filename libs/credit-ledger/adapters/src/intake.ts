@@ -107,11 +107,20 @@ export function completionCommand(
     if (chargeCredits === 0 && intake.status !== 'succeeded' && hold !== undefined && hold.requestId === intake.requestId) {
       return { type: 'void', data: { admissionId: intake.admissionId, reason: intake.status }, metadata: { now } };
     }
+    // A copy of a completion that was charged its whole cost before its decision (and allowance part) arrived:
+    // it is the same charge, so it restates the recorded amount and changes nothing. Priced net now, it
+    // would look like a second completion with another cost.
+    const settled = state.resolved.get(intake.admissionId);
+    const chargedGross =
+      settled?.resolution === 'settled' &&
+      settled.event.data.requestId === intake.requestId &&
+      settled.event.data.heldCredits === 0 &&
+      settled.event.data.actualCredits === intake.costCredits;
     // The allowance paid for all of it and no credits were held: nothing for the ledger to record.
-    if (chargeCredits === 0 && allowanceCredits !== undefined && hold === undefined) return null;
+    if (!chargedGross && chargeCredits === 0 && allowanceCredits !== undefined && hold === undefined) return null;
     return {
       type: 'settle',
-      data: { admissionId: intake.admissionId, requestId: intake.requestId, actualCredits: chargeCredits },
+      data: { admissionId: intake.admissionId, requestId: intake.requestId, actualCredits: chargedGross ? intake.costCredits : chargeCredits },
       metadata: { now },
     };
   };
