@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync, readdirSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..');
 export const localDir = process.env.ACCESS_LOCAL_DIR ?? join(repoRoot, '.local');
@@ -85,7 +85,13 @@ function commandExists(command: string): boolean {
 
 function run(command: string, args: string[], options: { user?: string; quiet?: boolean } = {}): void {
   const [cmd, argv] = options.user && process.getuid?.() === 0 ? ['runuser', ['-u', options.user, '--', command, ...args]] : [command, args];
-  execFileSync(cmd, argv, { stdio: options.quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'] });
+  try {
+    execFileSync(cmd, argv, { stdio: options.quiet ? ['ignore', 'ignore', 'pipe'] : ['ignore', 'inherit', 'inherit'] });
+  } catch (error) {
+    // Quiet commands keep their stderr for the error: it says why (a permission, a port in use…).
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`${[command, ...args].join(' ')} failed${stderr ? `: ${stderr.split('\n').slice(-5).join(' | ')}` : ''}`, { cause: error });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -199,11 +205,62 @@ export const clickhouse: Server = {
 // ---------------------------------------------------------------------------------------------------------------------
 // Postgres: the server at DATABASE_URL when it answers; otherwise our own cluster in .local/data/postgres.
 
-const postgresData = join(dataDir, 'postgres');
-
 export function postgresPort(): number {
   const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/access');
   return Number(url.port || 5432);
+}
+
+/** A Postgres cluster of our own (initdb on first start, pg_ctl), listening on 127.0.0.1 only. */
+export interface PostgresCluster {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly logPath: string;
+  /** Initialises the cluster on first use and starts it (pg_ctl waits until it accepts connections). */
+  start(): void;
+  /** `fast` disconnects clients and shuts down cleanly; `immediate` is a crash (recovery at the next start). */
+  stop(mode: 'fast' | 'immediate'): void;
+  /** The postmaster's pid while it runs. */
+  pid(): number | undefined;
+}
+
+export function postgresCluster(dataDir: string, port: number, logPath: string): PostgresCluster {
+  // initdb refuses to run as root: as root, the cluster belongs to the `postgres` system user.
+  const asRoot = process.getuid?.() === 0;
+  const user = asRoot ? 'postgres' : undefined;
+  const pgCtl = (args: string[]) => run('pg_ctl', ['-D', dataDir, ...args], { user, quiet: true });
+  return {
+    dataDir,
+    port,
+    logPath,
+    start() {
+      if (!commandExists('initdb') || !commandExists('pg_ctl')) {
+        throw new Error('postgres: initdb/pg_ctl are not on the PATH (apt-get install postgresql)');
+      }
+      // Only the data directory is private: its parents must stay traversable by the `postgres` user.
+      mkdirSync(dirname(dataDir), { recursive: true });
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      if (!existsSync(logPath)) writeFileSync(logPath, '');
+      if (asRoot) {
+        const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+        const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+        chownSync(dataDir, uid, gid);
+        chownSync(logPath, uid, gid);
+      }
+      if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+        run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], { user, quiet: true });
+      }
+      pgCtl(['-l', logPath, '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k /tmp`, '-w', 'start']);
+    },
+    stop(mode) {
+      pgCtl(['-m', mode, '-w', 'stop']);
+    },
+    pid() {
+      const file = join(dataDir, 'postmaster.pid');
+      if (!existsSync(file)) return undefined;
+      const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+      return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
+    },
+  };
 }
 
 export const postgres: Server = {
@@ -212,31 +269,9 @@ export const postgres: Server = {
   logPath: join(logDir, 'postgres.log'),
   isUp: () => portAnswers(postgresPort()),
   async start() {
-    if (!commandExists('initdb') || !commandExists('pg_ctl')) {
-      throw new Error('postgres: nothing answers at DATABASE_URL and initdb/pg_ctl are not on the PATH (apt-get install postgresql)');
-    }
-    // initdb refuses to run as root: as root, the cluster belongs to the `postgres` system user.
-    const asRoot = process.getuid?.() === 0;
-    mkdirSync(postgresData, { recursive: true, mode: 0o700 });
-    const logPath = join(logDir, 'postgres.log');
-    if (!existsSync(logPath)) writeFileSync(logPath, '');
-    if (asRoot) {
-      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-      chownSync(postgresData, uid, gid);
-      chownSync(logPath, uid, gid);
-    }
-    const user = asRoot ? 'postgres' : undefined;
-    if (!existsSync(join(postgresData, 'PG_VERSION'))) {
-      run('initdb', ['-D', postgresData, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], { user, quiet: true });
-    }
-    run(
-      'pg_ctl',
-      ['-D', postgresData, '-l', logPath, '-o', `-p ${postgresPort()} -c listen_addresses=127.0.0.1 -k /tmp`, 'start'],
-      { user, quiet: true },
-    );
-    const pid = Number(readFileSync(join(postgresData, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    writeFileSync(pidFile('postgres'), `${pid}\n`);
+    const cluster = postgresCluster(join(dataDir, 'postgres'), postgresPort(), join(logDir, 'postgres.log'));
+    cluster.start();
+    writeFileSync(pidFile('postgres'), `${cluster.pid() ?? ''}\n`);
   },
 };
 

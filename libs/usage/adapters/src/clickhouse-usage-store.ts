@@ -28,11 +28,37 @@ export interface PartitionWatermark {
 const queryAlreadyRunning = 216;
 
 /**
- * True when a failed request may still have been applied, or may succeed when tried again: the caller must re-read
- * the watermark before trying again (the INSERT might have landed after the client gave up on it).
+ * ClickHouse error codes that blame the rows themselves: text, numbers, dates or arrays it cannot parse, a type
+ * mismatch, a value out of range, malformed input. Only these may dead-letter an event; retrying would fail the same.
+ */
+export const ROW_REJECTION_CODES: ReadonlySet<number> = new Set([
+  6, // CANNOT_PARSE_TEXT
+  26, // CANNOT_PARSE_QUOTED_STRING
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  32, // ATTEMPT_TO_READ_AFTER_EOF
+  38, // CANNOT_PARSE_DATE
+  41, // CANNOT_PARSE_DATETIME
+  53, // TYPE_MISMATCH
+  69, // ARGUMENT_OUT_OF_BOUND
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  117, // INCORRECT_DATA
+  130, // CANNOT_READ_ARRAY_FROM_TEXT
+  131, // TOO_LARGE_STRING_SIZE
+]);
+
+/**
+ * True unless ClickHouse refused the rows themselves (ROW_REJECTION_CODES): the failed request may still have been
+ * applied, or may succeed when tried again, so the caller re-reads the watermark and retries. Everything that is
+ * not the data's fault is retried, never dead-lettered: the server down or shutting down (while it stops, it
+ * answers UNKNOWN_TABLE for tables it has already unloaded), overload, timeouts, a missing table or database, a
+ * read-only or unauthorized user, the same INSERT still running. The pipeline then stalls, visibly (lag,
+ * retries), instead of dropping events of record.
  */
 export function isRetriableStoreError(error: unknown): boolean {
-  return isRetriableClickhouseError(error) || clickhouseErrorCode(error) === queryAlreadyRunning;
+  if (isRetriableClickhouseError(error) || clickhouseErrorCode(error) === queryAlreadyRunning) return true;
+  const code = clickhouseErrorCode(error);
+  return code === undefined || !ROW_REJECTION_CODES.has(code);
 }
 
 export class ClickhouseUsageStore {
