@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { parseEventJson } from '@access/contracts';
+import { EVENTS, parseEventJson } from '@access/contracts';
 import { identifier, inList, sql } from '@access/platform-clickhouse';
 import { RawBatchConsumer } from '@access/platform-kafka';
 import { repoRoot, startService, testName, type Service } from '@access/testing';
@@ -224,6 +224,31 @@ export async function everyEventInClickhouse(system: FaultSystem, onKafka: Map<s
   } finally {
     await ch.close();
   }
+}
+
+/**
+ * What the run's dead-letter topic holds: the suite sends no poison, so every dead letter is an event a fault made a
+ * service give up on (lost to the stores). Returns `consumer: error` per dead letter (none expected).
+ */
+export async function deadLetters(system: FaultSystem): Promise<string[]> {
+  const topic = system.topics.deadletter;
+  const [low, high] = await Promise.all([system.admin.lowWatermarks(topic), system.admin.highWatermarks(topic)]);
+  let total = 0n;
+  for (const [partition, end] of high) total += end - (low.get(partition) ?? 0n);
+  if (total === 0n) return [];
+  const letters: string[] = [];
+  const groupId = testName('faults_dlq');
+  const consumer = new RawBatchConsumer(system.kafka, { groupId, topics: [topic], fromBeginning: true, commitOffsets: false, maxWaitMs: 100 });
+  await consumer.start(async (messages) => {
+    for (const message of messages) {
+      const parsed = message.value === null ? null : parseEventJson(message.value);
+      const data = parsed?.ok && parsed.event.type === EVENTS.deadletterRecorded ? parsed.event.data : undefined;
+      letters.push(data === undefined ? `unreadable dead letter at offset ${message.offset}` : `${data.consumer}: ${data.topic}@${data.offset}: ${data.error.slice(0, 300)}`);
+    }
+  });
+  await until('reading the dead letters', async () => BigInt(letters.length) >= total, 30_000).finally(() => consumer.stop());
+  await system.admin.deleteGroups([groupId]).catch(() => undefined);
+  return letters;
 }
 
 /** Admissions settled more than once in the ledger (must be none), with their settlement count. */

@@ -3,13 +3,14 @@
  * service SIGKILLed and restarted, the Kafka broker restarted, Postgres crashed and restarted, ClickHouse stopped
  * for 30 s. After each fault, with the load stopped and everything caught up:
  * - `access ledger verify` and `access reconcile` exit 0;
- * - every event on the run's admissions, usage and ledger topics is in ClickHouse, and none twice;
+ * - every event on the run's admissions, usage and ledger topics is in ClickHouse, and none twice; nothing was
+ *   dead-lettered (the suite sends no poison, so a dead letter is an event a fault made a service give up on);
  * - no admission is settled twice in the ledger;
  * - every service is ready again, and admission decided again within 10 s of the fault being cleared (the
  *   restarted process spawned, or the server answering again).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AdmissionProbe, accessCli, doubledSettlements, eventIdsOnKafka, everyEventInClickhouse, ledgerCaughtUp, startTraffic, stopTraffic } from './checks';
+import { AdmissionProbe, accessCli, deadLetters, doubledSettlements, eventIdsOnKafka, everyEventInClickhouse, ledgerCaughtUp, startTraffic, stopTraffic } from './checks';
 import { FaultSystem, serviceNames, type ServiceName } from './system';
 
 const admissionRecoveryMsMax = 10_000;
@@ -85,6 +86,7 @@ describe('the whole system under faults', () => {
       const onKafka = await eventIdsOnKafka(system);
       const rows = await everyEventInClickhouse(system, onKafka);
       expect(await doubledSettlements(system)).toEqual([]);
+      expect(await deadLetters(system), 'dead letters (the suite sends no poison)').toEqual([]);
 
       const verify = await accessCli(system, ['ledger', 'verify']);
       expect(verify.code, `access ledger verify:\n${verify.output}`).toBe(0);

@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { identifier } from './quote';
 
 export interface ClickhouseOptions {
@@ -29,6 +29,9 @@ export class Clickhouse {
       request_timeout: options.requestTimeoutMs ?? 30_000,
       compression: { request: false, response: false },
       clickhouse_settings: {},
+      // The client would print every failed request to stderr as multi-line text, outside the services' JSON
+      // logs; a failure is thrown to the caller, which logs it (structured) or retries it.
+      log: { level: ClickHouseLogLevel.OFF },
     });
   }
 
