@@ -14,7 +14,7 @@ const readyTimeoutMs = Number(process.env.INFRA_READY_TIMEOUT_MS ?? 120_000);
 async function waitReady(server: Server, deadline: number): Promise<void> {
   let lastError = 'no answer';
   while (Date.now() < deadline) {
-    const pid = readPid(server.name);
+    const pid = readPid(server);
     if (pid !== undefined && !processAlive(pid)) {
       throw new Error(`${server.name} exited during start-up; see its log: ${server.logPath}`);
     }
@@ -54,7 +54,7 @@ async function status(): Promise<number> {
   let allUp = true;
   for (const server of servers) {
     const up = await server.isUp();
-    const pid = readPid(server.name);
+    const pid = readPid(server);
     const owner = pid !== undefined && processAlive(pid) ? `started by this stack, pid ${pid}` : up ? 'external' : '';
     allUp &&= up;
     console.log(`${server.name.padEnd(11)} ${up ? 'up  ' : 'down'}  127.0.0.1:${server.port}  ${owner}${existsSync(server.logPath) ? `  log ${server.logPath}` : ''}`);

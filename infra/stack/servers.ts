@@ -21,6 +21,8 @@ export interface Server {
   readonly name: ServerName;
   readonly port: number;
   readonly logPath: string;
+  /** Where the pid of the process we started is kept (`down` and `stopServer` stop only that process). */
+  readonly pidPath: string;
   /** True when something answers on the server's port (ours or not). */
   isUp(): Promise<boolean>;
   /** Installs what is missing and starts the server in the background; returns at once. */
@@ -48,8 +50,9 @@ export function pidFile(name: ServerName): string {
   return join(runDir, `${name}.pid`);
 }
 
-export function readPid(name: ServerName): number | undefined {
-  const file = pidFile(name);
+/** The pid we recorded for a server (its `pidPath`), if any. */
+export function readPid(server: Pick<Server, 'pidPath'>): number | undefined {
+  const file = server.pidPath;
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, 'utf8').trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -64,13 +67,15 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function spawnDetached(name: ServerName, command: string, args: string[], logPath: string, env: NodeJS.ProcessEnv = process.env): number {
+function spawnDetached(name: ServerName, command: string, args: string[], logPath: string, pidPath: string): number {
+  mkdirSync(dirname(logPath), { recursive: true });
+  mkdirSync(dirname(pidPath), { recursive: true });
   const out = openSync(logPath, 'a');
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env });
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env: process.env });
   closeSync(out);
   if (child.pid === undefined) throw new Error(`${name}: could not spawn ${command}`);
   child.unref();
-  writeFileSync(pidFile(name), `${child.pid}\n`);
+  writeFileSync(pidPath, `${child.pid}\n`);
   return child.pid;
 }
 
@@ -99,7 +104,6 @@ function run(command: string, args: string[], options: { user?: string; quiet?: 
 
 const kafkaHome = join(localDir, 'kafka');
 const kafkaLibs = join(kafkaHome, 'libs');
-const kafkaData = join(dataDir, 'kafka');
 const pom = join(repoRoot, 'infra', 'kafka', 'pom.xml');
 
 function fingerprint(file: string): string {
@@ -119,14 +123,14 @@ function ensureKafkaJars(): void {
   writeFileSync(stamp, fingerprint(pom));
 }
 
-function kafkaJava(mainClass: string, args: string[]): string[] {
+function kafkaJava(mainClass: string, args: string[], logPath: string): string[] {
   return [
     '-Xmx512m',
     '-Xms256m',
     '-XX:+UseG1GC',
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${join(repoRoot, 'infra', 'kafka', 'log4j2.properties')}`,
-    `-Dkafka.log.file=${join(logDir, 'kafka.log')}`,
+    `-Dkafka.log.file=${logPath}`,
     '-cp',
     `${kafkaLibs}/*`,
     mainClass,
@@ -134,26 +138,52 @@ function kafkaJava(mainClass: string, args: string[]): string[] {
   ];
 }
 
-export const kafka: Server = {
-  name: 'kafka',
+export interface KafkaServerOptions {
+  /** Client port; the KRaft controller listens on the next one. */
+  readonly port: number;
+  readonly dataDir: string;
+  /** Where its server.properties is written. */
+  readonly confDir: string;
+  readonly logPath: string;
+  readonly pidPath: string;
+}
+
+/** A single-node Kafka (broker and controller) from the Maven Central jars, formatted on its first start. */
+export function kafkaServer(options: KafkaServerOptions): Server {
+  return {
+    name: 'kafka',
+    port: options.port,
+    logPath: options.logPath,
+    pidPath: options.pidPath,
+    isUp: () => portAnswers(options.port),
+    async start() {
+      ensureKafkaJars();
+      mkdirSync(options.confDir, { recursive: true });
+      const properties = join(options.confDir, 'server.properties');
+      const template = readFileSync(join(repoRoot, 'infra', 'kafka', 'server.properties'), 'utf8');
+      writeFileSync(
+        properties,
+        template.replaceAll('@DATA_DIR@', options.dataDir).replaceAll('@PORT@', String(options.port)).replaceAll('@CONTROLLER_PORT@', String(options.port + 1)),
+      );
+      if (!existsSync(join(options.dataDir, 'meta.properties'))) {
+        // First start: format the KRaft storage with a fresh cluster id.
+        mkdirSync(options.dataDir, { recursive: true });
+        execFileSync('java', kafkaJava('kafka.tools.StorageTool', ['format', '-t', kafkaClusterId(), '-c', properties], options.logPath), {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+      }
+      spawnDetached('kafka', 'java', kafkaJava('kafka.Kafka', [properties], options.logPath), options.logPath.replace(/\.log$/, '.out.log'), options.pidPath);
+    },
+  };
+}
+
+export const kafka: Server = kafkaServer({
   port: 9092,
+  dataDir: join(dataDir, 'kafka'),
+  confDir: kafkaHome,
   logPath: join(logDir, 'kafka.log'),
-  isUp: () => portAnswers(9092),
-  async start() {
-    ensureKafkaJars();
-    const properties = join(kafkaHome, 'server.properties');
-    const template = readFileSync(join(repoRoot, 'infra', 'kafka', 'server.properties'), 'utf8');
-    writeFileSync(properties, template.replaceAll('@DATA_DIR@', kafkaData));
-    if (!existsSync(join(kafkaData, 'meta.properties'))) {
-      // First start: format the KRaft storage with a fresh cluster id.
-      mkdirSync(kafkaData, { recursive: true });
-      execFileSync('java', kafkaJava('kafka.tools.StorageTool', ['format', '-t', kafkaClusterId(), '-c', properties]), {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-    }
-    spawnDetached('kafka', 'java', kafkaJava('kafka.Kafka', [properties]), join(logDir, 'kafka.out.log'));
-  },
-};
+  pidPath: pidFile('kafka'),
+});
 
 /** A KRaft cluster id is 16 random bytes in URL-safe base64 without padding. */
 function kafkaClusterId(): string {
@@ -162,9 +192,6 @@ function kafkaClusterId(): string {
 
 // ---------------------------------------------------------------------------------------------------------------------
 // ClickHouse: Debian's clickhouse-server, installed when missing, with the config kept in infra/clickhouse.
-
-const clickhouseData = join(dataDir, 'clickhouse');
-const clickhouseConf = join(localDir, 'clickhouse-conf');
 
 function ensureClickhouseInstalled(): void {
   if (commandExists('clickhouse-server') && commandExists('clickhouse-client')) return;
@@ -187,20 +214,49 @@ function copyTree(from: string, to: string, substitute: (text: string) => string
   }
 }
 
-export const clickhouse: Server = {
-  name: 'clickhouse',
-  port: 8123,
-  logPath: join(logDir, 'clickhouse.err.log'),
-  isUp: () => portAnswers(8123),
-  async start() {
-    ensureClickhouseInstalled();
-    mkdirSync(clickhouseData, { recursive: true });
-    copyTree(join(repoRoot, 'infra', 'clickhouse'), clickhouseConf, (text) =>
-      text.replaceAll('@DATA_DIR@', clickhouseData).replaceAll('@LOG_DIR@', logDir).replaceAll('@CONF_DIR@', clickhouseConf),
-    );
-    spawnDetached('clickhouse', 'clickhouse-server', [`--config-file=${join(clickhouseConf, 'config.xml')}`], join(logDir, 'clickhouse.out.log'));
-  },
-};
+export interface ClickhouseServerOptions {
+  readonly httpPort: number;
+  readonly tcpPort: number;
+  readonly dataDir: string;
+  /** Where the effective configuration (infra/clickhouse with its placeholders filled in) is written. */
+  readonly confDir: string;
+  /** Its log and error log are `<logPrefix>.log` and `<logPrefix>.err.log`. */
+  readonly logPrefix: string;
+  readonly pidPath: string;
+}
+
+/** Debian's clickhouse-server (installed when missing) with the configuration kept in infra/clickhouse. */
+export function clickhouseServer(options: ClickhouseServerOptions): Server {
+  return {
+    name: 'clickhouse',
+    port: options.httpPort,
+    logPath: `${options.logPrefix}.err.log`,
+    pidPath: options.pidPath,
+    isUp: () => portAnswers(options.httpPort),
+    async start() {
+      ensureClickhouseInstalled();
+      mkdirSync(options.dataDir, { recursive: true });
+      copyTree(join(repoRoot, 'infra', 'clickhouse'), options.confDir, (text) =>
+        text
+          .replaceAll('@DATA_DIR@', options.dataDir)
+          .replaceAll('@LOG_PREFIX@', options.logPrefix)
+          .replaceAll('@CONF_DIR@', options.confDir)
+          .replaceAll('@HTTP_PORT@', String(options.httpPort))
+          .replaceAll('@TCP_PORT@', String(options.tcpPort)),
+      );
+      spawnDetached('clickhouse', 'clickhouse-server', [`--config-file=${join(options.confDir, 'config.xml')}`], `${options.logPrefix}.out.log`, options.pidPath);
+    },
+  };
+}
+
+export const clickhouse: Server = clickhouseServer({
+  httpPort: 8123,
+  tcpPort: 9000,
+  dataDir: join(dataDir, 'clickhouse'),
+  confDir: join(localDir, 'clickhouse-conf'),
+  logPrefix: join(logDir, 'clickhouse'),
+  pidPath: pidFile('clickhouse'),
+});
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Postgres: the server at DATABASE_URL when it answers; otherwise our own cluster in .local/data/postgres.
@@ -267,6 +323,7 @@ export const postgres: Server = {
   name: 'postgres',
   port: postgresPort(),
   logPath: join(logDir, 'postgres.log'),
+  pidPath: pidFile('postgres'),
   isUp: () => portAnswers(postgresPort()),
   async start() {
     const cluster = postgresCluster(join(dataDir, 'postgres'), postgresPort(), join(logDir, 'postgres.log'));
@@ -279,16 +336,16 @@ export const servers: readonly Server[] = [postgres, clickhouse, kafka];
 
 /** Stops a server we started (by the pid we recorded) and waits for it to exit. */
 export async function stopServer(server: Server, timeoutMs = 30_000): Promise<'stopped' | 'not ours' | 'already stopped'> {
-  const pid = readPid(server.name);
+  const pid = readPid(server);
   if (pid === undefined) return 'not ours';
   if (!processAlive(pid)) {
-    rmSync(pidFile(server.name), { force: true });
+    rmSync(server.pidPath, { force: true });
     return 'already stopped';
   }
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (processAlive(pid)) process.kill(pid, 'SIGKILL');
-  rmSync(pidFile(server.name), { force: true });
+  rmSync(server.pidPath, { force: true });
   return 'stopped';
 }

@@ -3,7 +3,8 @@
  * the service in a grandchild that a kill leaves running, holding its port), its output kept for failure messages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
 
@@ -19,10 +20,17 @@ export interface Service {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `entry` (a path from the repo root) with LOG_LEVEL=warn and `env` on top of this process's environment. */
-export function startService(entry: string, env: Record<string, string>, port: number): Service {
+/**
+ * Starts `entry` (a path from the repo root) with LOG_LEVEL=warn and `env` on top of this process's environment.
+ * With `logFile`, everything it prints is also appended there (whole, not just the tail).
+ */
+export function startService(entry: string, env: Record<string, string>, port: number, logFile?: string): Service {
   let output = '';
-  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-outputCharsMax));
+  if (logFile !== undefined) mkdirSync(dirname(logFile), { recursive: true });
+  const keep = (d: Buffer) => {
+    output = (output + d.toString()).slice(-outputCharsMax);
+    if (logFile !== undefined) appendFileSync(logFile, d);
+  };
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },

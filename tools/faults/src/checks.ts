@@ -19,6 +19,7 @@ export function startTraffic(system: FaultSystem, runId: string, seed: number): 
     'tools/traffic-simulator/src/main.ts',
     { ...system.env(), ACCESS_TOKEN: system.token, TRAFFIC_RUN_ID: runId, TRAFFIC_SEED: String(seed), TRAFFIC_RATE_MAX: process.env['FAULTS_TRAFFIC_RATE'] ?? '25', LOG_LEVEL: 'info' },
     0,
+    join(system.logDir, 'traffic-simulator.log'),
   );
 }
 

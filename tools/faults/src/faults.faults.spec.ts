@@ -59,7 +59,7 @@ describe('the whole system under faults', () => {
   afterAll(async () => {
     console.log(
       [
-        `fault suite run ${system.id}${failed ? ' (FAILED: topics and databases kept)' : ''}`,
+        `fault suite run ${system.id}${failed ? ' (FAILED: topics and databases kept)' : ''}; logs in ${system.logDir}`,
         ...report.map(
           (r) =>
             `  ${r.fault.padEnd(34)} ${r.seconds.toFixed(0).padStart(4)} s  admission decided again after ${String(r.admissionRecoveryMs).padStart(5)} ms  ` +

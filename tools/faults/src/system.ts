@@ -1,8 +1,8 @@
 /**
- * The whole system as the fault suite runs it: the four services and the traffic simulator as real processes,
- * on the stack's Kafka and ClickHouse (which the suite stops and starts, so they must be the ones
- * `npm run infra:up` started) and on a Postgres cluster of the suite's own (so that restarting it disturbs
- * nothing else on the machine). Everything of a run is its own: topics, consumer groups, a Postgres database,
+ * The whole system as the fault suite runs it: the four services and the traffic simulator as real processes, on
+ * servers of the suite's own (Kafka, ClickHouse and a Postgres cluster, in `.local/faults/` on ports of their own),
+ * so that stopping and crashing them disturbs nothing else on the machine: not the stack `npm start` uses, not a
+ * shared or external server. Everything of a run is its own besides: topics, consumer groups, a Postgres database,
  * a ClickHouse database, accounts. Loopback only.
  */
 import { join } from 'node:path';
@@ -13,16 +13,13 @@ import { KafkaAdmin, createKafka, type Kafka } from '@access/platform-kafka';
 import { createDataSource, ensureDatabase, migratePostgres, withClient, type DataSource } from '@access/platform-postgres';
 import { startService, testName, waitReady, type Service } from '@access/testing';
 import {
-  clickhouse,
   clickhouseMigrationsDir,
-  kafka as kafkaServer,
+  clickhouseServer,
+  kafkaServer,
   localDir,
   logDir,
   postgresCluster,
   postgresMigrations,
-  processAlive,
-  readiness,
-  readPid,
   stopServer,
   type Server,
 } from '@access/infra-stack';
@@ -34,10 +31,31 @@ export const faultsLimits = {
   serverReadyMs: 90_000,
 } as const;
 
-const kafkaBrokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
-const clickhouseUrl = process.env['CLICKHOUSE_URL'] ?? 'http://127.0.0.1:8123';
-const postgresPort = Number(process.env['FAULTS_POSTGRES_PORT'] ?? 5544);
-const portBase = Number(process.env['FAULTS_PORT_BASE'] ?? 17_000);
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const faultsDir = join(localDir, 'faults');
+const faultsRun = join(faultsDir, 'run');
+
+/** The suite's servers: ports FAULTS_KAFKA_PORT (19092, controller 19093), FAULTS_CLICKHOUSE_PORT (18123, native 19000), FAULTS_POSTGRES_PORT (5544). */
+export const faultsKafka = kafkaServer({
+  port: port('FAULTS_KAFKA_PORT', 19_092),
+  dataDir: join(faultsDir, 'kafka'),
+  confDir: join(faultsDir, 'kafka-conf'),
+  logPath: join(logDir, 'faults-kafka.log'),
+  pidPath: join(faultsRun, 'kafka.pid'),
+});
+export const faultsClickhouse = clickhouseServer({
+  httpPort: port('FAULTS_CLICKHOUSE_PORT', 18_123),
+  tcpPort: port('FAULTS_CLICKHOUSE_PORT', 18_123) + 877,
+  dataDir: join(faultsDir, 'clickhouse'),
+  confDir: join(faultsDir, 'clickhouse-conf'),
+  logPrefix: join(logDir, 'faults-clickhouse'),
+  pidPath: join(faultsRun, 'clickhouse.pid'),
+});
+export const faultsPostgres = postgresCluster(join(faultsDir, 'postgres'), port('FAULTS_POSTGRES_PORT', 5544), join(logDir, 'faults-postgres.log'));
+
+const kafkaBrokers = [`127.0.0.1:${faultsKafka.port}`];
+const clickhouseUrl = `http://127.0.0.1:${faultsClickhouse.port}`;
+const portBase = port('FAULTS_PORT_BASE', 17_000);
 
 export type ServiceName = 'admission' | 'credit-ledger' | 'usage-ingest' | 'load-feedback';
 const entries: Record<ServiceName, string> = {
@@ -47,20 +65,6 @@ const entries: Record<ServiceName, string> = {
   'load-feedback': 'apps/load-feedback/src/main.ts',
 };
 export const serviceNames = Object.keys(entries) as ServiceName[];
-
-/** The suite's Postgres cluster: .local/faults/postgres on FAULTS_POSTGRES_PORT (5544), started on first use. */
-export const faultsPostgres = postgresCluster(join(localDir, 'faults', 'postgres'), postgresPort, join(logDir, 'faults-postgres.log'));
-
-/** Stopping and starting a server needs the process `npm run infra:up` started (its pid file). */
-function assertOurs(server: Server): void {
-  const pid = readPid(server.name);
-  if (pid === undefined || !processAlive(pid)) {
-    throw new Error(
-      `the fault suite stops and starts ${server.name}, so it needs the one \`npm run infra:up\` started; ` +
-        `the server on 127.0.0.1:${server.port} was not started by this stack (no live pid in .local/run/${server.name}.pid)`,
-    );
-  }
-}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 200): Promise<number> {
   const t0 = Date.now();
@@ -74,6 +78,31 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
     await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error(`${what} not within ${timeoutMs} ms${last ? ` (last error: ${last})` : ''}`);
+}
+
+async function kafkaReady(): Promise<boolean> {
+  const admin = new KafkaAdmin(createKafka({ brokers: kafkaBrokers, clientId: 'access-faults-probe' }));
+  try {
+    await admin.connect();
+    return (await admin.describeCluster()).brokers > 0;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function clickhouseReady(): Promise<boolean> {
+  const ch = new Clickhouse({ url: clickhouseUrl, database: 'default', requestTimeoutMs: 2_000 });
+  try {
+    return await ch.ping();
+  } finally {
+    await ch.close();
+  }
+}
+
+/** Starts a server of the suite unless it answers already, and waits until it serves. */
+async function ensureServer(server: Server, ready: () => Promise<boolean>): Promise<void> {
+  if (!(await server.isUp())) await server.start();
+  await until(`${server.name} of the fault suite ready (log: ${server.logPath})`, ready, faultsLimits.serverReadyMs, 250);
 }
 
 export interface Topics {
@@ -91,7 +120,7 @@ export class FaultSystem {
   readonly id = testName('faults').replaceAll('-', '_').toLowerCase();
   readonly startedAt = new Date();
   readonly token = generateToken();
-  readonly databaseUrl = `postgres://postgres@127.0.0.1:${postgresPort}/${this.id}`;
+  readonly databaseUrl = `postgres://postgres@127.0.0.1:${faultsPostgres.port}/${this.id}`;
   readonly clickhouseDatabase = this.id;
   readonly topics: Topics;
   readonly ports: Record<ServiceName, number> = {
@@ -121,9 +150,8 @@ export class FaultSystem {
 
   /** Servers, the run's topics and databases, the token; then the four services, each until ready. */
   async setUp(): Promise<void> {
-    assertOurs(kafkaServer);
-    assertOurs(clickhouse);
     if (faultsPostgres.pid() === undefined) faultsPostgres.start();
+    await Promise.all([ensureServer(faultsKafka, kafkaReady), ensureServer(faultsClickhouse, clickhouseReady)]);
     await ensureDatabase(this.databaseUrl);
     await migratePostgres({ url: this.databaseUrl, migrations: postgresMigrations });
     await this.ledgerDb().then((db) => new TokenStore(db).ensure('faults', this.token, [...SCOPES]));
@@ -194,8 +222,13 @@ export class FaultSystem {
     };
   }
 
+  /** Where the processes of this run log (each run's folder, every restart appended). */
+  get logDir(): string {
+    return join(logDir, 'faults', this.id);
+  }
+
   start(name: ServiceName): Service {
-    const service = startService(entries[name], this.env(), this.ports[name]);
+    const service = startService(entries[name], { ...this.env(), LOG_LEVEL: 'info' }, this.ports[name], join(this.logDir, `${name}.log`));
     this.services.set(name, service);
     return service;
   }
@@ -221,10 +254,9 @@ export class FaultSystem {
 
   /** Stops the broker (SIGTERM: a controlled shutdown), starts it again, and waits until it serves metadata. */
   async restartKafka(): Promise<void> {
-    assertOurs(kafkaServer);
-    await stopServer(kafkaServer);
-    await kafkaServer.start();
-    await until('kafka ready after its restart', async () => (await readiness.kafka(), true), faultsLimits.serverReadyMs, 250);
+    await stopServer(faultsKafka);
+    await faultsKafka.start();
+    await until('kafka ready after its restart', kafkaReady, faultsLimits.serverReadyMs, 250);
   }
 
   /** A crash of Postgres (immediate shutdown: every connection cut, recovery at the next start), then a start. */
@@ -236,15 +268,17 @@ export class FaultSystem {
 
   /** ClickHouse down for `downMs`, then started again; resolves when it answers. */
   async stopClickhouse(downMs: number): Promise<void> {
-    assertOurs(clickhouse);
     const t0 = Date.now();
-    await stopServer(clickhouse);
+    await stopServer(faultsClickhouse);
     await new Promise((r) => setTimeout(r, Math.max(0, downMs - (Date.now() - t0))));
-    await clickhouse.start();
-    await until('clickhouse answering after its restart', async () => (await readiness.clickhouse(), true), faultsLimits.serverReadyMs, 250);
+    await faultsClickhouse.start();
+    await until('clickhouse answering after its restart', clickhouseReady, faultsLimits.serverReadyMs, 250);
   }
 
-  /** Stops every process; drops the run's topics and databases unless `keep` (a failed run keeps them to look at). */
+  /**
+   * Stops every process; drops the run's topics and databases unless `keep` (a failed run keeps them to look at);
+   * then stops the suite's servers (FAULTS_KEEP_SERVERS=1 leaves them up for the next run).
+   */
   async tearDown(keep: boolean): Promise<void> {
     await Promise.all([...this.services.values()].map((s) => s.kill('SIGTERM')));
     await this.db?.destroy().catch(() => undefined);
@@ -254,9 +288,13 @@ export class FaultSystem {
       const ch = new Clickhouse({ url: clickhouseUrl, database: this.clickhouseDatabase, requestTimeoutMs: 120_000 });
       await ch.command(`DROP DATABASE IF EXISTS ${identifier(this.clickhouseDatabase)}`).catch(() => undefined);
       await ch.close();
-      await withClient(`postgres://postgres@127.0.0.1:${postgresPort}/postgres`, (c) => c.query(`DROP DATABASE IF EXISTS ${this.id} WITH (FORCE)`)).catch(() => undefined);
+      await withClient(`postgres://postgres@127.0.0.1:${faultsPostgres.port}/postgres`, (c) => c.query(`DROP DATABASE IF EXISTS ${this.id} WITH (FORCE)`)).catch(() => undefined);
     }
     await this.admin.disconnect().catch(() => undefined);
+    if (process.env['FAULTS_KEEP_SERVERS'] !== '1') {
+      await Promise.all([stopServer(faultsKafka), stopServer(faultsClickhouse)]);
+      if (faultsPostgres.pid() !== undefined) faultsPostgres.stop('fast');
+    }
   }
 }
 

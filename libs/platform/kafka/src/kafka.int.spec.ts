@@ -150,6 +150,36 @@ describe('Kafka platform against the real broker', () => {
     expect(committed.get(0)).toBe(1n);
     await admin.deleteTopics([t]);
   });
+  it('starts again by itself after kafkajs stopped it for good, and the batch it failed is handled then', async () => {
+    const t = testName('crash');
+    await admin.ensureTopics([{ name: t, partitions: 1, compacted: false }]);
+    // A producer of its own: the shared one still lists the topics earlier tests deleted, and kafkajs asks for their
+    // metadata on every refresh.
+    const own = new EventProducer(kafka, { lingerMs: 1 });
+    await own.connect();
+    await own.send({ topic: t, key: 'k', value: 'one' });
+    await own.disconnect();
+    const groupId = testName('g');
+    const retries: unknown[] = [];
+    const consumer = new RawBatchConsumer(kafka, { groupId, topics: [t], fromBeginning: true, retryBackoffMsMax: 1_000, onRetry: (error) => retries.push(error) });
+    const handled: string[] = [];
+    let calls = 0;
+    await consumer.start(async (messages) => {
+      calls += 1;
+      // Not retriable: kafkajs crashes the consumer and does not restart it (as when the group drops the member).
+      if (calls === 1) throw new Error('a bug, or the member dropped from its group');
+      for (const m of messages) handled.push(m.value?.toString() ?? '');
+    });
+    await until(() => (handled.length > 0 ? true : undefined), 30_000);
+    expect(handled).toEqual(['one']);
+    expect(consumer.restartsAfterCrash).toBe(0); // reset once running again
+    expect(consumer.isRunning).toBe(true);
+    expect(retries.map((e) => (e as Error).message)).toContain('a bug, or the member dropped from its group');
+    await consumer.stop();
+    expect((await admin.committedOffsets(groupId, t)).get(0)).toBe(1n);
+    await admin.deleteTopics([t]);
+  });
+
   it('seeks where onAssignment says, and context.seek refetches a partition from the given offset', async () => {
     const t = testName('seek');
     await admin.ensureTopics([{ name: t, partitions: 1, compacted: false }]);

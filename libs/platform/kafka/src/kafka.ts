@@ -2,7 +2,7 @@
  * The only module that imports kafkajs. Everything else speaks in terms of `OutgoingMessage`, `ConsumedMessage`
  * and the classes below, so that a move to a maintained client touches this library alone.
  */
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type ConsumerRunConfig, type EachBatchPayload, type IHeaders, type Producer } from 'kafkajs';
 import { errorMessage, isRetriable } from './errors';
 
 export interface KafkaOptions {
@@ -323,13 +323,24 @@ export interface RawConsumerOptions {
  * A handler that throws is retried with exponential backoff (capped), heartbeating meanwhile, until it
  * succeeds or the consumer is stopped; a stopped consumer commits nothing for the unfinished batch, so it is
  * redelivered. Deciding which messages are poison (dead letter) is the caller's job (see EventConsumer).
+ *
+ * The member stays in its group while a batch waits on a slow or unreachable store: it heartbeats every
+ * `heartbeatIntervalMs` during the handler and during the backoff, not only between attempts (an attempt may hang
+ * for a whole request timeout). If the member is dropped all the same, or the handler throws something
+ * non-retriable, kafkajs stops the consumer for good ("crash" without restart); this class starts it again, with
+ * backoff, so that a long outage of a store never leaves a service alive but consuming nothing.
  */
+/** How often a consumer heartbeats, also while a batch is being handled or waits to be retried. */
+const heartbeatIntervalMs = 3_000;
+
 export class RawBatchConsumer {
   private readonly consumer: Consumer;
   private stopping = false;
   private readonly assigned = new Set<string>();
   private running = false;
   private joins = 0;
+  private runConfig: ConsumerRunConfig | undefined;
+  private crashes = 0;
 
   constructor(
     kafka: Kafka,
@@ -338,7 +349,7 @@ export class RawBatchConsumer {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: 3_000,
+      heartbeatInterval: heartbeatIntervalMs,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
       maxBytes: 32 * 1024 * 1024,
       maxWaitTimeInMs: options.maxWaitMs ?? 100,
@@ -367,6 +378,35 @@ export class RawBatchConsumer {
           .catch((error: unknown) => options.onRetry?.(error, 0, 0));
       }
     });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      // kafkajs restarts by itself after a retriable crash; after any other it has disconnected and stays down.
+      if (event.payload.restart || this.stopping) return;
+      this.running = false;
+      this.crashes += 1;
+      const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 500 * 2 ** Math.min(this.crashes, 5));
+      this.options.onRetry?.(event.payload.error, this.crashes, delayMs);
+      setTimeout(() => void this.restartAfterCrash(), delayMs).unref();
+    });
+  }
+
+  private async restartAfterCrash(): Promise<void> {
+    if (this.stopping || this.runConfig === undefined) return;
+    try {
+      await this.consumer.connect();
+      await this.consumer.run(this.runConfig);
+      this.running = true;
+      this.crashes = 0;
+    } catch (error) {
+      this.crashes += 1;
+      const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 500 * 2 ** Math.min(this.crashes, 5));
+      this.options.onRetry?.(error, this.crashes, delayMs);
+      setTimeout(() => void this.restartAfterCrash(), delayMs).unref();
+    }
+  }
+
+  /** Times kafkajs stopped this consumer for good and it was (or is being) started again. */
+  get restartsAfterCrash(): number {
+    return this.crashes;
   }
 
   /** Topic-partitions assigned to this member at the last rebalance. */
@@ -391,7 +431,7 @@ export class RawBatchConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning ?? false });
     const commit = this.options.commitOffsets ?? true;
-    await this.consumer.run({
+    this.runConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
@@ -419,20 +459,25 @@ export class RawBatchConsumer {
           },
         };
         let attempt = 0;
-        for (;;) {
-          try {
-            await handler(messages, context);
-            break;
-          } catch (error) {
-            if (!isRetriable(error)) throw error; // the caller (EventConsumer) decides dead letters; nothing else should throw this
-            attempt += 1;
-            const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 100 * 2 ** Math.min(attempt, 10));
-            this.options.onRetry?.(error, attempt, delayMs);
-            if (context.isStopping()) return; // not committed: redelivered after restart or rebalance
-            await sleep(delayMs);
-            await heartbeat().catch(() => undefined);
-            if (context.isStopping()) return;
+        // Heartbeats while the handler runs and while it waits to retry (errors, e.g. a rebalance, show in isStale).
+        const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), heartbeatIntervalMs);
+        try {
+          for (;;) {
+            try {
+              await handler(messages, context);
+              break;
+            } catch (error) {
+              if (!isRetriable(error)) throw error; // the caller (EventConsumer) decides dead letters; nothing else should throw this
+              attempt += 1;
+              const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 100 * 2 ** Math.min(attempt, 10));
+              this.options.onRetry?.(error, attempt, delayMs);
+              if (context.isStopping()) return; // not committed: redelivered after restart or rebalance
+              await sleep(delayMs);
+              if (context.isStopping()) return;
+            }
           }
+        } finally {
+          clearInterval(keepAlive);
         }
         // A handler that moved the position wants this batch fetched again from there, not acknowledged.
         if (sought) return;
@@ -445,7 +490,8 @@ export class RawBatchConsumer {
         }
         await heartbeat();
       },
-    });
+    };
+    await this.consumer.run(this.runConfig);
     this.running = true;
   }
 
