@@ -99,6 +99,16 @@ async function clickhouseReady(): Promise<boolean> {
   }
 }
 
+/** Stops a server this checkout's suite started; one it did not start (another checkout's, say) is an error. */
+async function stopOurs(server: Server): Promise<void> {
+  if ((await stopServer(server)) === 'not ours') {
+    throw new Error(
+      `the fault suite's ${server.name} on port ${server.port} was not started from this checkout (no pid in ${server.pidPath}); ` +
+        'stop it, or give the suite other ports (FAULTS_KAFKA_PORT, FAULTS_CLICKHOUSE_PORT)',
+    );
+  }
+}
+
 /** Starts a server of the suite unless it answers already, and waits until it serves. */
 async function ensureServer(server: Server, ready: () => Promise<boolean>): Promise<void> {
   if (!(await server.isUp())) await server.start();
@@ -254,7 +264,7 @@ export class FaultSystem {
 
   /** Stops the broker (SIGTERM: a controlled shutdown), starts it again, and waits until it serves metadata. */
   async restartKafka(): Promise<void> {
-    await stopServer(faultsKafka);
+    await stopOurs(faultsKafka);
     await faultsKafka.start();
     await until('kafka ready after its restart', kafkaReady, faultsLimits.serverReadyMs, 250);
   }
@@ -269,7 +279,7 @@ export class FaultSystem {
   /** ClickHouse down for `downMs`, then started again; resolves when it answers. */
   async stopClickhouse(downMs: number): Promise<void> {
     const t0 = Date.now();
-    await stopServer(faultsClickhouse);
+    await stopOurs(faultsClickhouse);
     await new Promise((r) => setTimeout(r, Math.max(0, downMs - (Date.now() - t0))));
     await faultsClickhouse.start();
     await until('clickhouse answering after its restart', clickhouseReady, faultsLimits.serverReadyMs, 250);
