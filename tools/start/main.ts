@@ -16,14 +16,18 @@ import { commonEnvSchema, kafkaBrokers, loadEnvOrExit } from '@access/platform-c
 import { KafkaAdmin, createKafka } from '@access/platform-kafka';
 import { createDataSource } from '@access/platform-postgres';
 import {
+  freshnessLine,
+  histogramBuckets,
   parsePrometheus,
   parseTrafficLine,
   plainSummary,
+  pushReading,
   pushSnapshot,
   ratesOf,
   renderSummary,
   topAccounts,
   type AccountRow,
+  type HistogramReading,
   type LagRow,
   type Sample,
   type Snapshot,
@@ -213,7 +217,8 @@ async function main(): Promise<void> {
   const admissionSnapshots: Snapshot[] = [];
   let multipliers: Sample[] = [];
   let lag: LagRow[] = [];
-  let freshness = 'admission does not expose it in /metrics, so it is not shown (docs/operations.md)';
+  const freshnessReadings: HistogramReading[] = [];
+  let freshness = 'measuring…';
   const balances = new Map<string, AccountRow['balance']>();
   const sourceProblems = new Map<string, string>();
   const guard = (name: string, job: () => Promise<void>) => async () => {
@@ -239,8 +244,12 @@ async function main(): Promise<void> {
     const counts: Record<string, number> = {};
     for (const s of samples) if (s.name === 'admission_decisions_total') counts[`${s.labels['decision']}/${s.labels['reason']}`] = s.value;
     pushSnapshot(admissionSnapshots, { atMs: Date.now(), counts });
-    const fresh = samples.filter((s) => /fresh|staleness|balance_lag/.test(s.name));
-    if (fresh.length > 0) freshness = fresh.map((s) => `${s.name}${Object.keys(s.labels).length > 0 ? JSON.stringify(s.labels) : ''}=${s.value}`).join(', ');
+    const buckets = histogramBuckets(samples, 'admission_balance_freshness_seconds');
+    if (buckets === undefined) freshness = 'admission does not expose admission_balance_freshness_seconds';
+    else {
+      pushReading(freshnessReadings, { atMs: Date.now(), buckets });
+      freshness = freshnessLine(freshnessReadings);
+    }
   }));
   every(2_000, guard('load-feedback /metrics', async () => {
     multipliers = (await metricsOf(env.LOAD_FEEDBACK_PORT)).filter((s) => s.name === 'load_feedback_multiplier');

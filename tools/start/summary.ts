@@ -13,6 +13,8 @@ export const summaryLimits = {
   /** Snapshots kept to compute rates over the last few seconds. */
   snapshotsMax: 30,
   rateWindowMs: 5_000,
+  /** The window of the freshness percentiles (readings of admission's histogram, one a second). */
+  freshnessWindowMs: 10_000,
   topAccountsMax: 6,
   multiplierRowsMax: 12,
   /** Prometheus lines parsed from one /metrics answer. */
@@ -92,6 +94,94 @@ export function ratesOf(snapshots: readonly Snapshot[], windowMs: number = summa
 export function pushSnapshot(snapshots: Snapshot[], snapshot: Snapshot): void {
   snapshots.push(snapshot);
   while (snapshots.length > summaryLimits.snapshotsMax) snapshots.shift();
+}
+
+/** Cumulative count of observations at or below `le` (a Prometheus histogram bucket; the last is +Inf). */
+export interface Bucket {
+  readonly le: number;
+  readonly count: number;
+}
+
+/** One reading of a histogram: its cumulative buckets, ascending by `le`, when it was read. */
+export interface HistogramReading {
+  readonly atMs: number;
+  readonly buckets: readonly Bucket[];
+}
+
+/** The buckets of histogram `name` in `samples` (summed over label sets), or undefined when it is not there. */
+export function histogramBuckets(samples: readonly Sample[], name: string): Bucket[] | undefined {
+  const byLe = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name !== `${name}_bucket`) continue;
+    const le = s.labels['le'] === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels['le']);
+    if (Number.isNaN(le)) continue;
+    byLe.set(le, (byLe.get(le) ?? 0) + s.value);
+  }
+  if (byLe.size === 0) return undefined;
+  return [...byLe].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+}
+
+/** Observations between two readings of the same histogram, bucket by bucket (`older` undefined: since start). */
+export function bucketsBetween(older: readonly Bucket[] | undefined, newer: readonly Bucket[]): Bucket[] {
+  const before = new Map((older ?? []).map((b) => [b.le, b.count]));
+  const total = newer.at(-1)?.count ?? 0;
+  // Fewer observations than before: the process restarted and its counters began again from zero.
+  const restarted = (older?.at(-1)?.count ?? 0) > total;
+  return newer.map((b) => ({ le: b.le, count: restarted ? b.count : Math.max(0, b.count - (before.get(b.le) ?? 0)) }));
+}
+
+/**
+ * The `q` quantile (0..1) of cumulative buckets, interpolated linearly within the bucket it falls in, as
+ * Prometheus's histogram_quantile does (the first bucket starts at 0). Infinity when it falls beyond the last
+ * finite bound; undefined when there is no observation.
+ */
+export function quantileOf(buckets: readonly Bucket[], q: number): number | undefined {
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total <= 0) return undefined;
+  const rank = q * total;
+  let lowerLe = 0;
+  let lowerCount = 0;
+  for (const b of buckets) {
+    if (b.count >= rank && b.count > lowerCount) {
+      if (b.le === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+      return lowerLe + ((b.le - lowerLe) * (rank - lowerCount)) / (b.count - lowerCount);
+    }
+    lowerLe = b.le;
+    lowerCount = b.count;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+const fmtMs = (seconds: number) => {
+  if (seconds === Number.POSITIVE_INFINITY) return 'over 10 s';
+  const ms = seconds * 1000;
+  const tenths = Math.round(ms * 10) / 10;
+  return tenths < 10 ? `${tenths.toFixed(1)} ms` : `${Math.round(ms).toLocaleString('en-US')} ms`;
+};
+
+/**
+ * The freshness line of the summary from readings of admission_balance_freshness_seconds, one a second: p50 and
+ * p99 of the balances admission applied in the last `windowMs` (the newest reading against the oldest within it).
+ */
+export function freshnessLine(readings: readonly HistogramReading[], windowMs: number = summaryLimits.freshnessWindowMs): string {
+  const newest = readings.at(-1);
+  if (newest === undefined) return 'measuring…';
+  const oldest = readings.find((r) => r.atMs >= newest.atMs - windowMs - 500) ?? newest;
+  // Only the newest reading is recent (admission did not answer for a while): nothing to subtract yet.
+  if (oldest === newest) return 'measuring…';
+  const seconds = Math.round((newest.atMs - oldest.atMs) / 1000);
+  const window = bucketsBetween(oldest.buckets, newest.buckets);
+  const count = window.at(-1)?.count ?? 0;
+  if (count === 0) return `no balance changed in the last ${seconds} s`;
+  const p50 = quantileOf(window, 0.5)!;
+  const p99 = quantileOf(window, 0.99)!;
+  return `p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)} (last ${seconds} s, ${count.toLocaleString('en-US')} balance${count === 1 ? '' : 's'})`;
+}
+
+/** Keeps at most snapshotsMax readings, newest last. */
+export function pushReading(readings: HistogramReading[], reading: HistogramReading): void {
+  readings.push(reading);
+  while (readings.length > summaryLimits.snapshotsMax) readings.shift();
 }
 
 export interface AccountRow {
@@ -181,7 +271,7 @@ export function renderSummary(view: SummaryView, ansi: boolean): string[] {
   if (view.lag.length === 0) lines.push('  (not read yet)');
   for (const l of view.lag) lines.push(`  ${l.group.padEnd(36)} ${l.topic.padEnd(22)} ${l.lag === null ? 'no commits yet' : String(l.lag)}`);
   lines.push('');
-  lines.push(`${bold('Ledger → admission freshness:', ansi)} ${view.freshness}`);
+  lines.push(`${bold('Ledger-to-admission freshness:', ansi)} ${view.freshness}`);
   for (const p of view.problems) lines.push(`! ${p}`);
   return lines;
 }
@@ -198,6 +288,7 @@ export function plainSummary(view: SummaryView): string {
     counts,
     `multipliers=${view.multipliers.length} shed=${shed}${lowest ? ` lowest=${lowest.labels['model']}/${lowest.labels['plan']}/${lowest.labels['priority']}:${lowest.value.toFixed(2)}` : ''}`,
     `lag=${lag}`,
+    `freshness: ${view.freshness}`,
   ];
   const first = OUTCOME_NAMES.filter((o) => t?.stats.firstAtMs[o] !== undefined).map((o) => `${o}@${Math.round((t?.stats.firstAtMs[o] ?? 0) / 1000)}s`);
   if (first.length > 0) parts.push(`first: ${first.join(' ')}`);

@@ -12,7 +12,7 @@ import { newEventId } from '@access/contracts';
 import { kafkaBrokers } from '@access/platform-config';
 import { createRuntime, serve } from '@access/platform-http';
 import { EventProducer, KafkaAdmin, createKafka, errorMessage } from '@access/platform-kafka';
-import { Counter, Gauge } from '@access/platform-observability';
+import { Counter, Gauge, Histogram } from '@access/platform-observability';
 import { AdmissionAppModule } from './app.module';
 import { admissionEnvSchema, limitsFromEnv, loadCatalog, topicsFromEnv } from './config';
 import { admissionOpenApi } from './openapi';
@@ -37,6 +37,13 @@ async function main(): Promise<void> {
   const stateEvents = new Counter({ name: 'admission_state_events_total', help: 'Events read into state, by type (poison included)', labelNames: ['type'], registers: [metrics] });
   const evicted = new Counter({ name: 'admission_idempotency_evicted_total', help: 'requestIds forgotten before their 24 h because the cache was full', registers: [metrics] });
   const unpriced = new Counter({ name: 'admission_completions_unpriced_total', help: 'Completions the price book could not price (allowance kept as used)', registers: [metrics] });
+  // Fine buckets around the 100 ms goal, so that p50 and p99 can be interpolated from them (npm start, bench/freshness).
+  const balanceFreshness = new Histogram({
+    name: 'admission_balance_freshness_seconds',
+    help: 'Time from the publication of the message that changed a balance (typically a completion) to admission applying the new balance',
+    buckets: [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5, 10],
+    registers: [metrics],
+  });
   const observer: ServiceObserver = {
     decided: (decision, reason) => decisions.inc({ decision, reason: reason ?? 'none' }),
     rejectedPublishFailed: (error) => {
@@ -90,6 +97,8 @@ async function main(): Promise<void> {
     nowMs: () => Date.now(),
     logger,
     onEvent: (type) => stateEvents.inc({ type }),
+    // Not clamped at 0: a negative figure means the completion's producer has a clock ahead of this one, which should show.
+    onBalanceFreshness: (ms) => balanceFreshness.observe(ms / 1000),
   });
   rt.readiness.add({ name: 'kafka', check: () => producer.isConnected && reader.isRunning });
   rt.readiness.add({ name: 'state', check: () => reader.isCaughtUp && service.isReady });

@@ -7,6 +7,14 @@ import { topicSpec, type TopicName } from './topics';
 /** Kafka header `content-type` of every message: CloudEvents structured mode. */
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
 
+/**
+ * Kafka header of a `ledger.balance_changed` message: when the oldest message whose effect the balance includes
+ * was published (its Kafka timestamp, milliseconds since the epoch, as a decimal string). Absent when no consumed
+ * message caused the change (an HTTP grant, an expiry). Admission subtracts it from its clock on arrival to
+ * measure ledger-to-admission freshness; it is a measurement, never an input to a decision.
+ */
+export const CAUSED_AT_HEADER = 'access-caused-at';
+
 /** CloudEvents `source` of each service (a URI-reference); fleets use their own, e.g. `/fleet/sora-eu`. */
 export const SOURCES = {
   admission: '/access/admission',

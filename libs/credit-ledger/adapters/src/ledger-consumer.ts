@@ -207,6 +207,8 @@ export class LedgerConsumer {
       allowanceOf = admissionIds.length > 0 ? await this.allowances(admissionIds) : new Map<string, number>();
     };
 
+    // Every command carries its message's Kafka timestamp (`causedAtMs`): the balance it changes takes it to
+    // admission, which measures how long the change took to reach it.
     const items: AccountCommand<Ref>[] = [];
     const allowances: AllowanceRecord[] = [];
     const remember = (allowance: AllowanceRecord, causationId: string, message: ConsumedMessage) => {
@@ -217,13 +219,14 @@ export class LedgerConsumer {
         // A decision whose allowance part was recorded before is a redelivery: nothing to give back.
         command: (state) => (allowanceOf.has(allowance.admissionId) ? null : refund(state)),
         causationId,
+        causedAtMs: message.timestampMs,
         ref: message,
       });
     };
     for (const { message, intake, causationId } of intakes) {
       switch (intake.kind) {
         case 'reserve':
-          items.push({ accountId: intake.accountId, command: reserveCommand(intake, now), causationId, ref: message });
+          items.push({ accountId: intake.accountId, command: reserveCommand(intake, now), causationId, causedAtMs: message.timestampMs, ref: message });
           if (intake.allowance !== null) remember(intake.allowance, causationId, message);
           break;
         case 'allowance':
@@ -234,6 +237,7 @@ export class LedgerConsumer {
             accountId: intake.accountId,
             command: (state) => completionCommand(intake, allowanceOf.get(intake.admissionId), now)(state),
             causationId,
+            causedAtMs: message.timestampMs,
             ref: message,
           });
           break;

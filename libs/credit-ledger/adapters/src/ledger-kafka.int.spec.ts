@@ -2,12 +2,13 @@
  * The ledger's consumer and outbox publisher against the real broker and Postgres (own topics, group and
  * schema): it starts from the positions stored in Postgres whatever Kafka's committed offsets say, it skips
  * what Postgres has applied, it dead-letters poison and rejected commands through the outbox and moves on,
- * and the publisher delivers each account's events in order with its final balance.
+ * and the publisher delivers each account's events in order with its final balance, stamped with the
+ * publication time of the oldest completion it reflects.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLOUDEVENTS_CONTENT_TYPE, EVENTS, SOURCES, makeEvent, newEventId, toKafkaMessage, type AnyAccessEvent } from '@access/contracts';
+import { CAUSED_AT_HEADER, CLOUDEVENTS_CONTENT_TYPE, EVENTS, SOURCES, makeEvent, newEventId, toKafkaMessage, type AnyAccessEvent } from '@access/contracts';
 import { parsePriceBook } from '@access/catalog';
 import { repoRoot } from '@access/platform-config';
 import { EventProducer, KafkaAdmin, RawBatchConsumer, createKafka, type ConsumedMessage, type Kafka } from '@access/platform-kafka';
@@ -16,6 +17,7 @@ import { requireStack, testName } from '@access/testing';
 import { LedgerConsumer } from './ledger-consumer';
 import { LedgerStore } from './ledger-store';
 import { ledgerMigrations } from './migrations';
+import { parseOutboxLine } from './outbox-lines';
 import { OutboxPublisher } from './outbox-publisher';
 
 const book = parsePriceBook(readFileSync(join(repoRoot, 'config', 'price-book.yaml'), 'utf8'));
@@ -40,6 +42,18 @@ function decision(accountId: string, admissionId: string, heldCredits: number): 
       heldCredits, reservationExpiresAt: new Date(Date.now() + 3_600_000).toISOString(), limits: [], multipliers: { load: 1, reputation: 1 },
       priceBookVersion: priceBook.version, estimate: { meters: { video_seconds: 1 }, dimensions: { resolution: '720p' } }, retryAfterMs: null,
       availableCredits: null, decisionLatencyUs: 1, decidedAt: now,
+    },
+  });
+}
+
+/** A completion with no decision before it: the ledger settles its cost (50 credits) directly. */
+function completion(accountId: string): AnyAccessEvent {
+  const now = new Date().toISOString();
+  return makeEvent(EVENTS.usageRequestCompleted, {
+    id: newEventId(), source: '/fleet/test', time: now,
+    data: {
+      admissionId: newEventId(), requestId: `req-${newEventId().slice(-8)}`, accountId, userId: 'u', model: 'sora-2', endpoint: 'video.generate',
+      status: 'succeeded', meters: { video_seconds: 5 }, dimensions: { resolution: '720p' }, gpuSeconds: 1, durationMs: 1_000, startedAt: now, endedAt: now,
     },
   });
 }
@@ -150,6 +164,45 @@ describe('LedgerConsumer and OutboxPublisher on the real broker', () => {
     expect(JSON.parse(balances.at(-1)!.value!.toString()).data).toMatchObject({ version: state.version, balanceCredits: 1_000, heldCredits: 70, availableCredits: 930 });
     const letters = await readAll(kafka, admin, topics.deadletter);
     expect(letters).toHaveLength(2);
+  });
+
+  it('stamps a balance with the Kafka timestamp of the oldest completion it reflects, across coalesced rows', async () => {
+    const now = new Date().toISOString();
+    await store.execute([
+      { accountId: 'acct-2', command: { type: 'openAccount', data: { plan: 'payg' }, metadata: { now } } },
+      { accountId: 'acct-2', command: { type: 'grant', data: { grantId: 'g', credits: 1_000, source: 'purchase' }, metadata: { now } } },
+    ]);
+    // Two completions applied one at a time, so that the outbox holds a balance row for each (and one without a
+    // cause, from the grant above); the publisher then coalesces the three into one message.
+    const before = Number((await stored(topics.usage)) ?? '0');
+    await producer.send({ topic: topics.usage, ...toKafkaMessage(completion('acct-2')) });
+    await until('the first completion', async () => (await stored(topics.usage)) === String(before + 1));
+    await sleep(20); // distinct timestamps
+    await producer.send({ topic: topics.usage, ...toKafkaMessage(completion('acct-2')) });
+    await until('the second completion', async () => (await stored(topics.usage)) === String(before + 2));
+    const published = (await readAll(kafka, admin, topics.usage)).slice(before).map((m) => m.timestampMs);
+    expect(published).toHaveLength(2);
+    expect(published[1]).toBeGreaterThan(published[0]!);
+
+    const rows: { messages: string }[] = await db.query('SELECT messages FROM outbox ORDER BY id');
+    const balanceLines = rows.flatMap((r) => r.messages.split('\n')).map(parseOutboxLine).filter((l) => l.kind === 'balance' && l.key === 'acct-2');
+    expect(balanceLines.map((l) => l.causedAtMs)).toEqual([null, published[0], published[1]]);
+
+    const publisher = new OutboxPublisher(db, producer, topics, { outboxBatchMax: 16, outboxIdleWaitMs: 20, outboxRetryWaitMsMax: 500 });
+    await publisher.drain();
+    const balances = (await readAll(kafka, admin, topics.balances)).filter((m) => m.key === 'acct-2');
+    expect(balances).toHaveLength(1);
+    expect(JSON.parse(balances[0]!.value!.toString()).data).toMatchObject({ balanceCredits: 900 });
+    expect(balances[0]!.headers).toEqual({ 'content-type': CLOUDEVENTS_CONTENT_TYPE, [CAUSED_AT_HEADER]: String(published[0]) });
+
+    // A balance no consumed message caused (an HTTP grant, a job) carries no cause.
+    await store.execute([
+      { accountId: 'acct-3', command: { type: 'openAccount', data: { plan: 'payg' }, metadata: { now } } },
+      { accountId: 'acct-3', command: { type: 'grant', data: { grantId: 'g', credits: 10, source: 'purchase' }, metadata: { now } } },
+    ]);
+    await publisher.drain();
+    const uncaused = (await readAll(kafka, admin, topics.balances)).filter((m) => m.key === 'acct-3');
+    expect(uncaused.map((m) => m.headers)).toEqual([{ 'content-type': CLOUDEVENTS_CONTENT_TYPE }]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * The event store against a real Postgres (one schema per test file): the log is append-only in the database,
  * concurrent appends are retried, events and offsets commit together or not at all, the outbox keeps each
- * account's order, and the projections are exactly what verify recomputes from the events.
+ * account's order (each balance with the time of its oldest cause), and the projections are exactly what verify
+ * recomputes from the events.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newEventId } from '@access/contracts';
@@ -10,6 +11,7 @@ import { createDataSource, dropSchema, migratePostgres, type DataSource } from '
 import { requireStack, testName } from '@access/testing';
 import { LedgerStore, OffsetFencedError } from './ledger-store';
 import { ledgerMigrations } from './migrations';
+import { parseOutboxLine } from './outbox-lines';
 import { rebuildProjections, verifyLedger } from './operations';
 
 const now = () => new Date().toISOString();
@@ -48,12 +50,7 @@ describe('LedgerStore on Postgres', () => {
   /** The outbox's messages in publishing order (one row per batch, one message per line). */
   const outboxMessages = async () => {
     const rows: { messages: string }[] = await db.query('SELECT messages FROM outbox ORDER BY id');
-    return rows.flatMap((r) =>
-      r.messages.split('\n').map((line) => {
-        const [kind = '', key = '', ...value] = line.split('\t');
-        return { kind, key, value: value.join('\t') };
-      }),
-    );
+    return rows.flatMap((r) => r.messages.split('\n').map(parseOutboxLine));
   };
   const count = async (sql: string, params: unknown[] = []) => Number(((await db.query(sql, params)) as { n: string }[])[0]!.n);
 
@@ -156,6 +153,20 @@ describe('LedgerStore on Postgres', () => {
     const balances = rows.filter((r) => r.kind === 'balance').map((r) => (JSON.parse(r.value) as { data: { version: number; balanceCredits: number } }).data);
     expect(balances.map((b) => b.version)).toEqual([2, 5, 8]);
     expect(balances.at(-1)?.balanceCredits).toBe(1000 - 21);
+  });
+
+  it('stamps each balance with the earliest cause among the commands that changed its account', async () => {
+    await db.query('DELETE FROM outbox');
+    await store.execute([{ accountId: 'acct-t', command: open() }, { accountId: 'acct-t', command: grant('g', 1000) }, { accountId: 'acct-u', command: open() }]);
+    await store.execute([
+      { accountId: 'acct-t', command: grant('g-2', 5), causedAtMs: 2_000 },
+      { accountId: 'acct-t', command: grant('g-3', 5), causedAtMs: 1_500 },
+      // Changes nothing (the same grant again): its older cause is not reflected by the new balance.
+      { accountId: 'acct-t', command: grant('g-2', 5), causedAtMs: 1_000 },
+      { accountId: 'acct-u', command: grant('g', 5), causedAtMs: 3_000 },
+    ]);
+    const balances = (await outboxMessages()).filter((m) => m.kind === 'balance').map((m) => [m.key, m.causedAtMs]);
+    expect(balances).toEqual([['acct-t', null], ['acct-u', null], ['acct-t', 1_500], ['acct-u', 3_000]]);
   });
 
   it('keeps projections that verify recomputes from the events, before and after a rebuild', async () => {

@@ -29,6 +29,7 @@ import { EVENTS, makeEvent, newEventId, SOURCES } from '@access/contracts';
 import { AccountCache } from './account-cache';
 import { balanceOutboxMessage, fromRow, ledgerOutboxMessage, outboxMessage, type StoredEvent } from './event-codec';
 import { defaultStoreLimits, type LedgerStoreLimits } from './limits';
+import { formatOutboxLine, type OutboxKind } from './outbox-lines';
 
 /** A command, or a function that builds it from the account's current state (null: nothing to do). */
 export type CommandInput = CreditAccountCommand | ((state: CreditAccountState) => CreditAccountCommand | null);
@@ -38,6 +39,12 @@ export interface AccountCommand<Ref = unknown> {
   readonly command: CommandInput;
   /** The message or request that caused it; stored with every event it produces. */
   readonly causationId?: string | null;
+  /**
+   * When the consumed message that caused it was published (its Kafka timestamp, epoch ms). Carried to admission
+   * on the balance it changes (header `access-caused-at`) to measure freshness. Commands nobody published (HTTP,
+   * jobs) leave it out: their balances carry no cause and are not measured.
+   */
+  readonly causedAtMs?: number;
   /** The caller's handle, returned with the outcome. */
   readonly ref?: Ref;
 }
@@ -132,8 +139,6 @@ export interface LedgerStoreOptions {
 
 type PgError = { code?: string; constraint?: string };
 
-/** Where an outbox message goes: access.ledger.v1, access.balances.v1 or access.deadletter.v1. */
-export type OutboxKind = 'ledger' | 'balance' | 'deadletter';
 const isUniqueViolation = (error: unknown): error is PgError => (error as PgError)?.code === '23505';
 
 export class LedgerStore {
@@ -320,12 +325,18 @@ type DecidedBatch<Ref> = {
   readonly events: StoredEvent[];
   /** Final state of every account in the batch (changed or not). */
   readonly after: Map<string, CreditAccountState>;
+  /**
+   * Per account that appended events, the earliest `causedAtMs` of the commands that appended them: the oldest
+   * cause its new balance reflects. Commands that changed nothing (duplicates, rejections) do not count.
+   */
+  readonly causedAtMs: Map<string, number>;
 };
 
 function decideBatch<Ref>(items: readonly AccountCommand<Ref>[], before: ReadonlyMap<string, CreditAccountState>): DecidedBatch<Ref> {
   const after = new Map(before);
   const outcomes: CommandOutcome<Ref>[] = [];
   const events: StoredEvent[] = [];
+  const causedAtMs = new Map<string, number>();
   for (const item of items) {
     let state = after.get(item.accountId) ?? initialState();
     const command = typeof item.command === 'function' ? item.command(state) : item.command;
@@ -348,8 +359,12 @@ function decideBatch<Ref>(items: readonly AccountCommand<Ref>[], before: Readonl
     after.set(item.accountId, state);
     events.push(...appended);
     outcomes.push({ item, command, result, events: appended, state });
+    if (appended.length > 0 && item.causedAtMs !== undefined) {
+      const earliest = causedAtMs.get(item.accountId);
+      if (earliest === undefined || item.causedAtMs < earliest) causedAtMs.set(item.accountId, item.causedAtMs);
+    }
   }
-  return { outcomes, events, after };
+  return { outcomes, events, after, causedAtMs };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -544,14 +559,13 @@ async function advanceOffset(q: QueryRunner, offset: OffsetAdvance): Promise<voi
 }
 
 /**
- * The outbox row of a batch: its ledger events in order, then one balance per changed account, then dead letters,
- * one message per line (`kind TAB key TAB value`; keys are ids or topic names and values are JSON, so neither
- * holds a tab or a newline).
+ * The outbox row of a batch: its ledger events in order, then one balance per changed account (with the time of
+ * its oldest cause, when one is known), then dead letters, one message per line (format in outbox-lines.ts).
  */
 function outboxRows<Ref>(batch: DecidedBatch<Ref>, deadLetters: readonly DeadLetter[], source: string) {
   const lines: string[] = [];
-  const push = (kind: OutboxKind, message: { key: string; value: string }) => {
-    lines.push(`${kind}\t${message.key}\t${message.value}`);
+  const push = (kind: OutboxKind, message: { key: string; value: string }, causedAtMs: number | null = null) => {
+    lines.push(formatOutboxLine(kind, message.key, message.value, causedAtMs));
   };
   const changed = new Set<string>();
   for (const stored of batch.events) {
@@ -559,7 +573,7 @@ function outboxRows<Ref>(batch: DecidedBatch<Ref>, deadLetters: readonly DeadLet
     const message = ledgerOutboxMessage(stored);
     if (message !== null) push('ledger', message);
   }
-  for (const accountId of changed) push('balance', balanceOutboxMessage(accountId, batch.after.get(accountId)!));
+  for (const accountId of changed) push('balance', balanceOutboxMessage(accountId, batch.after.get(accountId)!), batch.causedAtMs.get(accountId) ?? null);
   const now = new Date().toISOString();
   for (const dl of deadLetters) {
     const event = makeEvent(EVENTS.deadletterRecorded, {

@@ -8,12 +8,15 @@
  * dedicated connection, and another instance waits for it.
  *
  * Balances: the topic is compacted and only the latest balance of an account matters, so within one round only
- * the newest balance of each account is sent (the older rows are deleted with it).
+ * the newest balance of each account is sent (the older rows are deleted with it). A balance whose change a
+ * consumed message caused carries header `access-caused-at` (the earliest cause among the rows it replaces), from
+ * which admission measures freshness.
  */
 import type { DataSource, QueryRunner } from 'typeorm';
-import { CLOUDEVENTS_CONTENT_TYPE } from '@access/contracts';
+import { CAUSED_AT_HEADER, CLOUDEVENTS_CONTENT_TYPE } from '@access/contracts';
 import { sleep, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
 import type { LedgerStoreLimits } from './limits';
+import { coalesceBalances, parseOutboxLine, type OutboxLine } from './outbox-lines';
 import { publishInOrder } from './publish';
 
 export interface OutboxTopics {
@@ -105,24 +108,13 @@ export class OutboxPublisher {
   private async round(): Promise<number> {
     const rows: OutboxRow[] = await this.db.query('SELECT id::text AS id, messages FROM outbox ORDER BY id LIMIT $1', [this.limits.outboxBatchMax]);
     if (rows.length === 0) return 0;
-    const parsed: { kind: string; key: string; value: string }[] = [];
-    for (const row of rows) {
-      for (const line of row.messages.split('\n')) {
-        const tab1 = line.indexOf('\t');
-        const tab2 = line.indexOf('\t', tab1 + 1);
-        parsed.push({ kind: line.slice(0, tab1), key: line.slice(tab1 + 1, tab2), value: line.slice(tab2 + 1) });
-      }
-    }
-    // Only the newest balance of an account in this round is sent: the topic is compacted, older ones are noise.
-    const latestBalance = new Map<string, number>();
-    parsed.forEach((m, i) => {
-      if (m.kind === 'balance') latestBalance.set(m.key, i);
-    });
-    const messages: OutgoingMessage[] = [];
-    parsed.forEach((m, i) => {
-      if (m.kind === 'balance' && latestBalance.get(m.key) !== i) return;
+    const parsed: OutboxLine[] = [];
+    for (const row of rows) for (const line of row.messages.split('\n')) parsed.push(parseOutboxLine(line));
+    const messages: OutgoingMessage[] = coalesceBalances(parsed).map((m) => {
       const topic = m.kind === 'ledger' ? this.topics.ledger : m.kind === 'balance' ? this.topics.balances : this.topics.deadletter;
-      messages.push({ topic, key: m.key, value: m.value, headers: { 'content-type': CLOUDEVENTS_CONTENT_TYPE } });
+      const headers: Record<string, string> = { 'content-type': CLOUDEVENTS_CONTENT_TYPE };
+      if (m.causedAtMs !== null) headers[CAUSED_AT_HEADER] = String(m.causedAtMs);
+      return { topic, key: m.key, value: m.value, headers };
     });
     await publishInOrder(this.producer, messages);
     await this.db.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);

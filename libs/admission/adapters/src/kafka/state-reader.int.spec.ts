@@ -1,7 +1,8 @@
 /**
  * StateReader against the real broker, on topics of its own: state is rebuilt from balances, limits,
  * reputation and the replay of decisions, completions and ledger reservations; it is ready once caught
- * up; afterwards it follows live; poison that arrives live is dead-lettered; the look-back bounds the replay.
+ * up; afterwards it follows live; poison that arrives live is dead-lettered; the look-back bounds the replay;
+ * live balances stamped by the ledger report their freshness.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdmissionService, MemorySink, sequentialIds, type AdmissionInput } from '@access/admission-application';
 import { parseCatalog, type Catalog } from '@access/catalog';
-import { EVENTS, SOURCES, makeEvent, newEventId, type AnyAccessEvent } from '@access/contracts';
+import { CAUSED_AT_HEADER, EVENTS, SOURCES, makeEvent, newEventId, type AnyAccessEvent } from '@access/contracts';
 import { EventProducer, KafkaAdmin, createKafka, encodeEvent, sleep, type Kafka } from '@access/platform-kafka';
 import { requireStack, testName } from '@access/testing';
 import { completedEnvelope, decidedEnvelope } from './kafka-decision-sink';
@@ -56,10 +57,10 @@ const request = (accountId: string, seconds: number, extra: Partial<AdmissionInp
   estimate: { meters: { video_seconds: seconds }, dimensions: { resolution: '720p' } }, ...extra,
 });
 
-function newReader(topics: AdmissionTopics, lookbackMs: number) {
+function newReader(topics: AdmissionTopics, lookbackMs: number, extra: { nowMs?: () => number; onBalanceFreshness?: (ms: number) => void } = {}) {
   const sink = new MemorySink();
   const service = new AdmissionService({ catalog, sink, clock: realClock, ids: sequentialIds(realClock) });
-  const reader = new StateReader({ kafka, admin, producer, service, topics, lookbackMs, groupId: testName('g'), nowMs: () => Date.now(), logger });
+  const reader = new StateReader({ kafka, admin, producer, service, topics, lookbackMs, groupId: testName('g'), nowMs: () => Date.now(), logger, ...extra });
   return { service, reader, sink };
 }
 
@@ -177,6 +178,29 @@ describe('StateReader', () => {
     await long.reader.caughtUp;
     expect(long.service.state.slotsInUse('acct-c', 'u-1')).toBe(1);
     await long.reader.stop();
+  });
+
+  it('reports the freshness of live balances that carry the ledger\'s cause time, and of no other', async () => {
+    const topics = await freshTopics();
+    const stamped = (event: AnyAccessEvent, causedAtMs: number) => {
+      const message = encodeEvent(event, topics.balances);
+      return producer.send({ ...message, headers: { ...message.headers, [CAUSED_AT_HEADER]: String(causedAtMs) } });
+    };
+    // The reader's clock stands still, so that a reported freshness is exactly clock − cause.
+    const clockMs = Date.now();
+    await stamped(balance('acct-f', 'payg', 100, 1), clockMs - 60_000); // before the start: replayed, not measured
+    const reported: number[] = [];
+    const { service, reader } = newReader(topics, 60_000, { nowMs: () => clockMs, onBalanceFreshness: (ms) => reported.push(ms) });
+    await reader.start();
+    try {
+      await reader.caughtUp;
+      await stamped(balance('acct-f', 'payg', 200, 2), clockMs - 1_234);
+      await publish(topics.balances, balance('acct-f', 'payg', 300, 3)); // no cause (an HTTP grant): not measured
+      await until(() => service.state.account('acct-f')?.ledgerAvailableCredits === 300);
+      expect(reported).toEqual([1_234]);
+    } finally {
+      await reader.stop();
+    }
   });
 
   it('is ready at once when there is nothing to read', async () => {

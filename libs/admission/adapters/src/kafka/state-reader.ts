@@ -1,5 +1,5 @@
 import type { AdmissionService } from '@access/admission-application';
-import { EVENTS, SOURCES, makeEvent, newEventId, parseEvent, type AnyAccessEvent } from '@access/contracts';
+import { CAUSED_AT_HEADER, EVENTS, SOURCES, makeEvent, newEventId, parseEvent, type AnyAccessEvent } from '@access/contracts';
 import { encodeEvent, errorMessage, RawBatchConsumer, type BatchContext, type ConsumedMessage, type EventProducer, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
 import type { Logger } from '@access/platform-observability';
 import type { AdmissionTopics } from './topics';
@@ -19,6 +19,13 @@ export interface StateReaderOptions {
   readonly logger: Logger;
   /** Called for every event applied or buffered, and for poison (type 'poison'), for metrics. */
   readonly onEvent?: (type: string) => void;
+  /**
+   * Called, once caught up, for every balance applied that carries the ledger's `access-caused-at` header: `ms`
+   * is `nowMs()` minus that time (when the completion or decision that changed the balance was published), i.e.
+   * how stale admission's view of the balance was. The header is a Kafka timestamp set by the completion's producer,
+   * so that clock and `nowMs` must agree (same machine or NTP): skew adds to the figure.
+   */
+  readonly onBalanceFreshness?: (ms: number) => void;
 }
 
 /**
@@ -152,6 +159,11 @@ export class StateReader {
     if (!parsed.ok) return parsed.reason;
     this.apply(parsed.event);
     this.options.onEvent?.(parsed.event.type);
+    // Live only: during the replay the age of a balance is how long ago it was written, not how late it arrived.
+    if (parsed.event.type === EVENTS.balanceChanged && !this.replaying && this.options.onBalanceFreshness !== undefined) {
+      const causedAtMs = Number(message.headers[CAUSED_AT_HEADER]);
+      if (Number.isSafeInteger(causedAtMs) && causedAtMs > 0) this.options.onBalanceFreshness(this.options.nowMs() - causedAtMs);
+    }
     return null;
   }
 
