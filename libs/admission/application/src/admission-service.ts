@@ -1,12 +1,9 @@
-import { AdmissionState, type AdmissionError, type AdmissionOptions, type ApplyResult } from '@access/admission-domain';
+import { AdmissionState, type AdmissionError, type AdmissionRequest, type AdmissionOptions, type ApplyResult } from '@access/admission-domain';
 import { priceRequest, type Catalog } from '@access/catalog';
 import type {
   AdmissionDecidedV1,
   BalanceChangedV1,
-  Dimensions,
   LimitsAdjustedV1,
-  Meters,
-  Priority,
   ReputationChangedV1,
   UsageRequestCompletedV1,
 } from '@access/contracts';
@@ -17,16 +14,11 @@ import { admissionServiceLimits, type AdmissionServiceLimits } from './limits';
 import type { Clock, DecisionSink, IdSource, ServiceObserver } from './ports';
 import { ReplayLog, type ReplayItem } from './replay-log';
 
-/** One admission request as the HTTP edge hands it over after validating the body (priority defaulted). */
-export interface AdmissionInput {
-  readonly requestId: string;
-  readonly accountId: string;
-  readonly userId: string;
-  readonly model: string;
-  readonly endpoint: string;
-  readonly priority: Priority;
-  readonly estimate: { readonly meters: Meters; readonly dimensions: Dimensions };
-}
+/**
+ * One admission request as the HTTP edge hands it over after validating the body (priority defaulted): the
+ * domain's request before the service gives it its admissionId.
+ */
+export type AdmissionInput = Omit<AdmissionRequest, 'admissionId'>;
 
 export type AdmitOutcome =
   /** Admitted (durable) or rejected; `replayed` when this is the first decision of the same requestId again. */

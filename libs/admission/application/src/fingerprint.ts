@@ -1,14 +1,7 @@
-import type { Dimensions, Meters, Priority } from '@access/contracts';
+import type { AdmissionRequest } from '@access/admission-domain';
 
 /** The parts of an admission request that make it "the same request" for idempotency. */
-export interface RequestIdentity {
-  readonly accountId: string;
-  readonly userId: string;
-  readonly model: string;
-  readonly endpoint: string;
-  readonly priority: Priority;
-  readonly estimate: { readonly meters: Meters; readonly dimensions: Dimensions };
-}
+export type RequestIdentity = Omit<AdmissionRequest, 'admissionId' | 'requestId'>;
 
 /**
  * A canonical string of a request body, so that "the same body" does not depend on key order or on an
