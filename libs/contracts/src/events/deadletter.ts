@@ -21,3 +21,35 @@ export const deadletterRecordedV1Schema = z.object({
   consumer: z.string().min(1).max(contractLimits.deadletterConsumerLengthMax),
 });
 export type DeadletterRecordedV1 = z.infer<typeof deadletterRecordedV1Schema>;
+
+/** Where a dead message came from and why, as its writer has it. */
+export interface DeadMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  /** The raw value (null for a tombstone). */
+  readonly value: Uint8Array | null;
+  readonly error: string;
+  readonly consumer: string;
+}
+
+/** Bytes whose base64 fits in `deadletterValueBase64LengthMax` (4 characters per 3 bytes). */
+const valueBytesMax = Math.floor(contractLimits.deadletterValueBase64LengthMax / 4) * 3;
+
+/**
+ * The data of a `deadletter.recorded` event, truncated to the contract's maxima (key, value, error, consumer) so
+ * that the record is never refused for its size. Every writer of dead letters builds it here.
+ */
+export function deadletterData(message: DeadMessage): DeadletterRecordedV1 {
+  const value = message.value ?? new Uint8Array(0);
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: message.key === null ? null : message.key.slice(0, contractLimits.deadletterKeyLengthMax),
+    valueBase64: Buffer.from(value.buffer, value.byteOffset, Math.min(value.byteLength, valueBytesMax)).toString('base64'),
+    error: (message.error.trim() || 'unknown error').slice(0, contractLimits.deadletterErrorLengthMax),
+    consumer: (message.consumer || 'unknown consumer').slice(0, contractLimits.deadletterConsumerLengthMax),
+  };
+}

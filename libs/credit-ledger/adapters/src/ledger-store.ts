@@ -25,7 +25,7 @@ import type {
   GrantState,
 } from '@access/credit-ledger-domain';
 import { decide, evolve, evolveAll, initialState, parseInstant, unallocatedCredits } from '@access/credit-ledger-domain';
-import { EVENTS, makeEvent, newEventId, SOURCES } from '@access/contracts';
+import { EVENTS, makeEvent, newEventId, SOURCES, deadletterData } from '@access/contracts';
 import { AccountCache } from './account-cache';
 import { balanceOutboxMessage, fromRow, ledgerOutboxMessage, outboxMessage, type StoredEvent } from './event-codec';
 import { defaultStoreLimits, type LedgerStoreLimits } from './limits';
@@ -581,15 +581,7 @@ function outboxRows<Ref>(batch: DecidedBatch<Ref>, deadLetters: readonly DeadLet
       source,
       time: now,
       subject: dl.topic,
-      data: {
-        topic: dl.topic,
-        partition: dl.partition,
-        offset: dl.offset,
-        key: dl.key === null ? null : dl.key.slice(0, 1024),
-        valueBase64: (dl.value ?? Buffer.alloc(0)).toString('base64'),
-        error: (dl.error.trim() || 'unknown error').slice(0, 4096),
-        consumer: dl.consumer.slice(0, 256),
-      },
+      data: deadletterData(dl),
     });
     push('deadletter', outboxMessage(event));
   }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
  * CloudEvents over Kafka: publishing typed events and consuming them parsed and validated at the edge,
  * with poison messages routed to the dead-letter topic (with the reason) and the consumer moving on.
  */
-import { CLOUDEVENTS_CONTENT_TYPE, EVENTS, TOPICS, makeEvent, messageKeyFor, newEventId, parseEvent, topicCatalog, type AnyAccessEvent, type TopicName } from '@access/contracts';
+import { CLOUDEVENTS_CONTENT_TYPE, EVENTS, TOPICS, makeEvent, messageKeyFor, newEventId, parseEvent, topicCatalog, type AnyAccessEvent, type TopicName, deadletterData } from '@access/contracts';
 import { NonRetriableError, errorMessage, isRetriable } from './errors';
 import { EventProducer, RawBatchConsumer, type BatchContext, type ConsumedMessage, type Kafka, type RawConsumerOptions } from './kafka';
 
@@ -135,15 +135,7 @@ export class EventConsumer {
           source: this.options.source,
           time: now,
           subject: message.topic,
-          data: {
-            topic: message.topic,
-            partition: message.partition,
-            offset: message.offset,
-            key: message.key,
-            valueBase64: (message.value ?? Buffer.alloc(0)).toString('base64'),
-            error: reason.slice(0, 2_000),
-            consumer: this.options.consumerName,
-          },
+          data: deadletterData({ ...message, error: reason, consumer: this.options.consumerName }),
         });
         return encodeEvent(event, this.options.deadLetterTopic ?? TOPICS.deadletter, message.headers.traceparent);
       }),

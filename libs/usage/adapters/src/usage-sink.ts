@@ -13,6 +13,7 @@ import {
   makeEvent,
   newEventId,
   uuidv7TimeMs,
+  deadletterData,
 } from '@access/contracts';
 import type { Logger } from '@access/platform-observability';
 import {
@@ -276,15 +277,7 @@ export class UsageSink {
         source: SOURCES.usageIngest,
         time,
         subject: consumed.topic,
-        data: {
-          topic: consumed.topic,
-          partition: consumed.partition,
-          offset: consumed.offset,
-          key: consumed.key,
-          valueBase64: Buffer.from(JSON.stringify(consumed.event)).toString('base64'),
-          error: reason.slice(0, 2_000),
-          consumer: 'usage-ingest',
-        },
+        data: deadletterData({ ...consumed, value: Buffer.from(JSON.stringify(consumed.event)), error: reason, consumer: 'usage-ingest' }),
       });
       return encodeEvent(event, this.options.deadLetterTopic ?? TOPICS.deadletter, consumed.traceparent);
     });

@@ -1,5 +1,5 @@
 import type { AdmissionService } from '@access/admission-application';
-import { CAUSED_AT_HEADER, EVENTS, SOURCES, makeEvent, newEventId, parseEvent, type AnyAccessEvent } from '@access/contracts';
+import { CAUSED_AT_HEADER, EVENTS, SOURCES, makeEvent, newEventId, parseEvent, type AnyAccessEvent, deadletterData } from '@access/contracts';
 import { encodeEvent, errorMessage, RawBatchConsumer, type BatchContext, type ConsumedMessage, type EventProducer, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
 import type { Logger } from '@access/platform-observability';
 import type { AdmissionTopics } from './topics';
@@ -234,15 +234,7 @@ export class StateReader {
           source: SOURCES.admission,
           time: now,
           subject: message.topic,
-          data: {
-            topic: message.topic,
-            partition: message.partition,
-            offset: message.offset,
-            key: message.key === null ? null : message.key.slice(0, 1_024),
-            valueBase64: (message.value ?? Buffer.alloc(0)).subarray(0, 1024 * 1024).toString('base64'),
-            error: reason.slice(0, 4_000),
-            consumer: 'admission-state',
-          },
+          data: deadletterData({ ...message, error: reason, consumer: 'admission-state' }),
         });
         return this.options.producer.send(encodeEvent(event, this.options.topics.deadletter, message.headers.traceparent));
       }),
