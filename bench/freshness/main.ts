@@ -23,13 +23,12 @@
  * and ADMISSION_* variables in the environment reach the services (e.g. LEDGER_PARTITIONS_CONCURRENTLY).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { CAUSED_AT_HEADER, EVENTS, TOPICS, makeEvent, newEventId, toKafkaMessage, topicCatalog } from '@access/contracts';
 import { TokenStore } from '@access/platform-auth';
 import { EventProducer, KafkaAdmin, RawBatchConsumer, createKafka, sleep, type Kafka, type OutgoingMessage } from '@access/platform-kafka';
 import { createDataSource, dropSchema, type DataSource } from '@access/platform-postgres';
-import { requireStack, startService, testName, waitReady, type Service, type Stack } from '@access/testing';
+import { freePort, requireStack, startService, testName, waitReady, type Service, type Stack } from '@access/testing';
 import { bucketsBetween, histogramBuckets, parsePrometheus, quantileOf, type Bucket } from '../../tools/start/summary';
 import { machine, median, percentile, writeSection } from '../report';
 
@@ -84,17 +83,6 @@ function cpuSeconds(pids: Record<string, number | undefined>): Record<string, nu
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000, pollMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,14 +2,13 @@
  * Test plumbing for load-feedback as a child process: topics of its own per run, starting and stopping
  * services, waiting for readiness, reading a topic, and reading the multiplier gauges.
  */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { EVENTS, makeEvent, newEventId, parseEventJson, type AnyAccessEvent, type LoadSampledV1 } from '@access/contracts';
 import type { LoadFeedbackTopics } from '@access/load-feedback-adapters';
 import { EventProducer, KafkaAdmin, RawBatchConsumer, createKafka, encodeEvent, sleep, type Kafka, type TopicSpec } from '@access/platform-kafka';
 import { testName, type Stack } from '@access/testing';
 
-export { startService, waitReady, type Service } from '@access/testing';
+export { freePort, startService, waitReady, type Service } from '@access/testing';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
 
@@ -138,15 +137,3 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
   }
 }
 
-/** A port the OS just handed out (and took back): unlike a random number, not one already in use. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 
 export const repoRoot = join(__dirname, '..', '..', '..');
@@ -64,4 +65,17 @@ export async function waitReady(service: Service, timeoutMs = 60_000): Promise<v
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`port ${service.port} not ready in ${timeoutMs} ms:\n${service.output()}`);
+}
+
+/** A port the OS just handed out (and took back): unlike a random number, not one already in use. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
