@@ -130,7 +130,7 @@ export async function ledgerCaughtUp(system: FaultSystem, timeoutMs = 120_000): 
         const high = await system.admin.highWatermarks(topic);
         const rows: { partition: number; next_offset: string }[] = await db.query(
           'SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2',
-          [system.env()['LEDGER_GROUP_ID'], topic],
+          [system.ledgerGroupId, topic],
         );
         const stored = new Map(rows.map((r) => [Number(r.partition), BigInt(r.next_offset)]));
         for (const [partition, end] of high) if (end > 0n && stored.get(partition) !== end) return false;

@@ -132,6 +132,7 @@ export class FaultSystem {
   readonly token = generateToken();
   readonly databaseUrl = `postgres://postgres@127.0.0.1:${faultsPostgres.port}/${this.id}`;
   readonly clickhouseDatabase = this.id;
+  readonly ledgerGroupId = `${this.id}.credit-ledger`;
   readonly topics: Topics;
   readonly ports: Record<ServiceName, number> = {
     admission: portBase + 100,
@@ -211,7 +212,7 @@ export class FaultSystem {
       ADMISSION_TOPIC_LIMITS: t.limits,
       ADMISSION_TOPIC_REPUTATION: t.reputation,
       ADMISSION_TOPIC_DEADLETTER: t.deadletter,
-      LEDGER_GROUP_ID: `${this.id}.credit-ledger`,
+      LEDGER_GROUP_ID: this.ledgerGroupId,
       LEDGER_SESSION_TIMEOUT_MS: String(faultsLimits.sessionTimeoutMs),
       LEDGER_TOPIC_ADMISSIONS: t.admissions,
       LEDGER_TOPIC_USAGE: t.usage,
