@@ -11,7 +11,7 @@ import { ADMISSION_BODY_LIMIT_BYTES, KafkaDecisionSink, StateReader } from '@acc
 import { newEventId } from '@access/contracts';
 import { kafkaBrokers } from '@access/platform-config';
 import { createRuntime, serve } from '@access/platform-http';
-import { EventProducer, KafkaAdmin, createKafka, errorMessage } from '@access/platform-kafka';
+import { connectKafkaOrExit, errorMessage } from '@access/platform-kafka';
 import { Counter, Gauge, Histogram } from '@access/platform-observability';
 import { AdmissionAppModule } from './app.module';
 import { admissionEnvSchema, limitsFromEnv, loadCatalog, topicsFromEnv } from './config';
@@ -61,15 +61,12 @@ async function main(): Promise<void> {
     },
   };
 
-  const kafka = createKafka({ brokers: kafkaBrokers(env), clientId: 'admission', log: (level, msg, extra) => logger[level](extra, msg) });
-  const admin = new KafkaAdmin(kafka);
-  const producer = new EventProducer(kafka, { lingerMs: env.ADMISSION_PRODUCER_LINGER_MS });
-  try {
-    await Promise.all([admin.connect(), producer.connect()]);
-  } catch (error) {
-    logger.fatal({ err: errorMessage(error) }, 'cannot connect to Kafka (KAFKA_BROKERS); is the stack up? npm run infra:up');
-    process.exit(1);
-  }
+  const { kafka, admin, producer } = await connectKafkaOrExit({
+    brokers: kafkaBrokers(env),
+    clientId: 'admission',
+    logger,
+    producer: { lingerMs: env.ADMISSION_PRODUCER_LINGER_MS },
+  });
 
   const service = new AdmissionService({
     catalog: catalog.catalog,

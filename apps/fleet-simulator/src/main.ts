@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { EVENTS, makeEvent, newEventId } from '@access/contracts';
 import { FleetSimulator } from '@access/load-feedback-adapters';
 import { kafkaBrokers, loadEnvOrExit } from '@access/platform-config';
-import { EventConsumer, EventProducer, EventPublisher, KafkaAdmin, createKafka, errorMessage } from '@access/platform-kafka';
+import { EventConsumer, EventPublisher, connectKafkaOrExit, errorMessage } from '@access/platform-kafka';
 import { createLogger } from '@access/platform-observability';
 import { fleetEnvSchema, fleetsFromEnv } from './config';
 
@@ -19,15 +19,7 @@ async function main(): Promise<void> {
   const logger = createLogger('fleet-simulator', env.LOG_LEVEL);
   const fleets = fleetsFromEnv(env);
   const simulator = new FleetSimulator(fleets, Date.now());
-  const kafka = createKafka({ brokers: kafkaBrokers(env), clientId: 'fleet-simulator', log: (level, msg, extra) => logger[level](extra, msg) });
-  const admin = new KafkaAdmin(kafka);
-  const producer = new EventProducer(kafka);
-  try {
-    await Promise.all([admin.connect(), producer.connect()]);
-  } catch (error) {
-    logger.fatal({ err: errorMessage(error) }, 'cannot connect to Kafka (KAFKA_BROKERS); is the stack up? npm run infra:up');
-    process.exit(1);
-  }
+  const { kafka, admin, producer } = await connectKafkaOrExit({ brokers: kafkaBrokers(env), clientId: 'fleet-simulator', logger });
   const publisher = new EventPublisher(producer);
   const groupId = `fleet-simulator-${process.pid}-${randomUUID().slice(0, 8)}`;
   // Live traffic only: a fleet serves what is admitted from now on, not history.

@@ -8,7 +8,7 @@ import { SOURCES } from '@access/contracts';
 import { Clickhouse } from '@access/platform-clickhouse';
 import { kafkaBrokers } from '@access/platform-config';
 import { ServiceShellModule, createRuntime, openApiDocument, serve } from '@access/platform-http';
-import { EventProducer, KafkaAdmin, createKafka, errorMessage } from '@access/platform-kafka';
+import { connectKafkaOrExit, errorMessage } from '@access/platform-kafka';
 import { feedbackEnvSchema, loadFeedbackConfig, topicsFromEnv } from './config';
 import { LoadFeedbackService } from './service';
 
@@ -20,15 +20,7 @@ async function main(): Promise<void> {
     process.stderr.write(`Invalid load-feedback configuration in ${env.ACCESS_CONFIG_DIR}:\n  ${loaded.problems.join('\n  ')}\n`);
     process.exit(1);
   }
-  const kafka = createKafka({ brokers: kafkaBrokers(env), clientId: 'load-feedback', log: (level, msg, extra) => logger[level](extra, msg) });
-  const admin = new KafkaAdmin(kafka);
-  const producer = new EventProducer(kafka);
-  try {
-    await Promise.all([admin.connect(), producer.connect()]);
-  } catch (error) {
-    logger.fatal({ err: errorMessage(error) }, 'cannot connect to Kafka (KAFKA_BROKERS); is the stack up? npm run infra:up');
-    process.exit(1);
-  }
+  const { kafka, admin, producer } = await connectKafkaOrExit({ brokers: kafkaBrokers(env), clientId: 'load-feedback', logger });
   const clickhouse = new Clickhouse({ url: env.CLICKHOUSE_URL, database: env.CLICKHOUSE_DATABASE });
   const service = new LoadFeedbackService({
     config: loaded.config,

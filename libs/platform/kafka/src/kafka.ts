@@ -516,6 +516,37 @@ export class RawBatchConsumer {
   }
 }
 
+/** What `connectKafkaOrExit` logs through (a pino logger is one). */
+export interface KafkaProcessLogger {
+  fatal(extra: Record<string, unknown>, message: string): void;
+  warn(extra: Record<string, unknown>, message: string): void;
+  error(extra: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * A service's Kafka at boot: the client (its log lines through `logger`), an admin and a producer, both connected.
+ * A broker that does not answer ends the process (exit 1) with one line naming KAFKA_BROKERS and the command that
+ * starts the local stack.
+ */
+export async function connectKafkaOrExit(options: {
+  brokers: string[];
+  clientId: string;
+  logger: KafkaProcessLogger;
+  producer?: ProducerOptions;
+}): Promise<{ kafka: Kafka; admin: KafkaAdmin; producer: EventProducer }> {
+  const { logger } = options;
+  const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId, log: (level, message, extra) => logger[level](extra, message) });
+  const admin = new KafkaAdmin(kafka);
+  const producer = new EventProducer(kafka, options.producer);
+  try {
+    await Promise.all([admin.connect(), producer.connect()]);
+  } catch (error) {
+    logger.fatal({ err: errorMessage(error) }, 'cannot connect to Kafka (KAFKA_BROKERS); is the stack up? npm run infra:up');
+    process.exit(1);
+  }
+  return { kafka, admin, producer };
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
