@@ -11,7 +11,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AdmissionService, ManualClock, MemorySink, sequentialIds } from '@access/admission-application';
-import { ADMISSION_BODY_LIMIT_BYTES } from '@access/admission-adapters';
+import { ADMISSION_BODY_LIMIT_BYTES, soloRouter } from '@access/admission-adapters';
 import { parseCatalog } from '@access/catalog';
 import { generateToken, hashToken, type StoredToken, type TokenStore } from '@access/platform-auth';
 import { ProblemFilter, Readiness } from '@access/platform-http';
@@ -58,7 +58,7 @@ const proxy = new Proxy({} as AdmissionService, {
 
 beforeAll(async () => {
   const logger = pino({ level: 'silent' });
-  const module = AdmissionAppModule.forRoot(proxy, { logger, metrics: new Registry(), readiness: new Readiness(), tokenStore, openapi: admissionOpenApi() });
+  const module = AdmissionAppModule.forRoot(proxy, soloRouter(), { logger, metrics: new Registry(), readiness: new Readiness(), tokenStore, openapi: admissionOpenApi() });
   app = await NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter({ bodyLimit: ADMISSION_BODY_LIMIT_BYTES }), { logger: false });
   app.useGlobalFilters(new ProblemFilter(logger));
   await app.init();

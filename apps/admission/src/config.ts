@@ -15,6 +15,18 @@ const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka 
 const optionalPositiveInt = z.coerce.number().int().positive().optional();
 
 export const admissionEnvSchema = commonEnvSchema.extend({
+  /** Where the other replicas reach this one (CONTRACTS.md); default http://127.0.0.1:$ADMISSION_PORT. */
+  ADMISSION_ADVERTISED_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The consumer group the replicas share partitions in; default `admission.owners.<admissions topic>`. */
+  ADMISSION_GROUP_ID: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).optional(),
+  /**
+   * How long the group waits for a silent replica before its partitions move (the takeover time after a crash is this
+   * plus a rebalance). The broker must allow it: group.min.session.timeout.ms (infra/kafka/server.properties: 500).
+   */
+  ADMISSION_GROUP_SESSION_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(1_000),
+  ADMISSION_GROUP_HEARTBEAT_MS: z.coerce.number().int().min(10).max(10_000).default(100),
+  /** Longest a request waits for the owner of its account while a partition changes hands, then 503 + Retry-After. */
+  ADMISSION_ROUTE_DEADLINE_MS: z.coerce.number().int().min(0).max(60_000).default(2_500),
   /** How long an admitted decision may wait for others to share its Kafka request (acks=all). */
   ADMISSION_PRODUCER_LINGER_MS: z.coerce.number().int().min(0).max(50).default(1),
   /** Overrides the computed look-back of the restart replay (see replayLookbackMs). */

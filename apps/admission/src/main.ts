@@ -6,12 +6,12 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { AdmissionService, replayLookbackMs, type ServiceObserver } from '@access/admission-application';
-import { ADMISSION_BODY_LIMIT_BYTES, KafkaDecisionSink, StateReader } from '@access/admission-adapters';
+import { AdmissionService, OwnershipTable, replayLookbackMs, type ServiceObserver } from '@access/admission-application';
+import { ADMISSION_BODY_LIMIT_BYTES, AdmissionRouter, Forwarder, KafkaDecisionSink, ReplicaCoordinator, StateReader } from '@access/admission-adapters';
 import { newEventId } from '@access/contracts';
 import { kafkaBrokers } from '@access/platform-config';
 import { createRuntime, serve } from '@access/platform-http';
-import { connectKafkaOrExit, errorMessage } from '@access/platform-kafka';
+import { connectKafkaOrExit, errorMessage, partitionForKey } from '@access/platform-kafka';
 import { Counter, Gauge, Histogram } from '@access/platform-observability';
 import { AdmissionAppModule } from './app.module';
 import { admissionEnvSchema, limitsFromEnv, loadCatalog, topicsFromEnv } from './config';
@@ -68,12 +68,25 @@ async function main(): Promise<void> {
     producer: { lingerMs: env.ADMISSION_PRODUCER_LINGER_MS },
   });
 
+  // Replicas (CONTRACTS.md, "Admission replicas"): this process decides for the partitions of access.admissions.v1 that
+  // the replica group assigns it, forwards the rest to their owners, and writes decisions through its partitions' fences.
+  const replicaId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const advertisedUrl = env.ADMISSION_ADVERTISED_URL ?? `http://127.0.0.1:${env.ADMISSION_PORT}`;
+  const partitions = await admissionPartitions(admin, topics.admissions, logger);
+  const table = new OwnershipTable(partitions, (accountId) => partitionForKey(accountId, partitions));
+  let coordinator: ReplicaCoordinator | null = null;
+  const sink = new KafkaDecisionSink(producer, topics, {
+    replicaId,
+    partitionOf: (accountId) => table.partitionOfAccount(accountId),
+    publish: (message, partition) => (coordinator as ReplicaCoordinator).publish(message, partition),
+  });
   const service = new AdmissionService({
     catalog: catalog.catalog,
-    sink: new KafkaDecisionSink(producer, topics),
+    sink,
     clock: { nowMs: () => Date.now() },
     ids: { next: newEventId },
     observer,
+    ownership: table,
     limits,
   });
   const stateGauge = (name: string, help: string, read: () => number) =>
@@ -90,15 +103,42 @@ async function main(): Promise<void> {
     service,
     topics,
     lookbackMs,
-    groupId: `admission-state-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    groupId: `admission-state-${replicaId}`,
+    replicaId,
     nowMs: () => Date.now(),
     logger,
     onEvent: (type) => stateEvents.inc({ type }),
     // Not clamped at 0: a negative figure means the completion's producer has a clock ahead of this one, which should show.
     onBalanceFreshness: (ms) => balanceFreshness.observe(ms / 1000),
   });
+  const takeover = new Histogram({
+    name: 'admission_partition_takeover_seconds',
+    help: 'From a partition being assigned to this replica to deciding for it: fencing the previous owner and applying its last decisions',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [metrics],
+  });
+  const forwards = new Counter({ name: 'admission_forwards_total', help: 'Requests forwarded to the replica that owns the account, by outcome', labelNames: ['outcome'], registers: [metrics] });
+  stateGauge('admission_partitions_owned', 'Partitions of access.admissions.v1 this replica decides for', () => table.owned().length);
+  coordinator = new ReplicaCoordinator({
+    kafka,
+    admin,
+    table,
+    reader,
+    admissionsTopic: topics.admissions,
+    groupId: env.ADMISSION_GROUP_ID ?? `admission.owners.${topics.admissions}`,
+    transactionalIdPrefix: `admission.${topics.admissions}`,
+    member: { replicaId, url: advertisedUrl },
+    sessionTimeoutMs: env.ADMISSION_GROUP_SESSION_TIMEOUT_MS,
+    heartbeatIntervalMs: env.ADMISSION_GROUP_HEARTBEAT_MS,
+    logger,
+    onAcquired: (_partition, ms) => takeover.observe(ms / 1000),
+  });
+  const replicas = coordinator;
+  const forwarder = new Forwarder(replicaId);
+  const router = new AdmissionRouter(table, replicas, forwarder, env.ADMISSION_ROUTE_DEADLINE_MS, (outcome) => forwards.inc({ outcome }));
   rt.readiness.add({ name: 'kafka', check: () => producer.isConnected && reader.isRunning });
   rt.readiness.add({ name: 'state', check: () => reader.isCaughtUp && service.isReady });
+  rt.readiness.add({ name: 'replicas', check: () => replicas.hasJoined });
 
   const maintenance = setInterval(() => {
     const t0 = performance.now();
@@ -107,13 +147,16 @@ async function main(): Promise<void> {
   }, limits.maintenanceIntervalMs);
   maintenance.unref();
 
-  await serve(AdmissionAppModule.forRoot(service, rt.shell(admissionOpenApi())), {
+  await serve(AdmissionAppModule.forRoot(service, router, rt.shell(admissionOpenApi())), {
     name: 'admission',
     port: env.ADMISSION_PORT,
     logger,
     bodyLimitBytes: ADMISSION_BODY_LIMIT_BYTES,
     onShutdown: async () => {
       clearInterval(maintenance);
+      // Leaving the group hands this replica's partitions over at once instead of after a session timeout.
+      await replicas.stop().catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'leaving the replica group'));
+      await forwarder.close();
       await reader.stop().catch((error: unknown) => logger.warn({ err: errorMessage(error) }, 'stopping the state reader'));
       await producer.disconnect();
       await admin.disconnect();
@@ -126,7 +169,28 @@ async function main(): Promise<void> {
     logger.fatal({ err: errorMessage(error) }, 'cannot read state from Kafka (are the topics created? npm run infra:up)');
     process.exit(1);
   }
-  void reader.caughtUp.then(() => logger.info({ lookbackMs }, 'ready'));
+  // Join the group only when warm: a replica that joins earlier would take partitions from warm owners and make their
+  // accounts wait for its own replay.
+  await reader.caughtUp;
+  try {
+    await replicas.start();
+  } catch (error) {
+    logger.fatal({ err: errorMessage(error) }, 'cannot join the admission replica group (a broker older than this config? group.min.session.timeout.ms must allow ADMISSION_GROUP_SESSION_TIMEOUT_MS)');
+    process.exit(1);
+  }
+  logger.info({ lookbackMs, replicaId, advertisedUrl, partitions }, 'ready');
+}
+
+/** The partition count of the admissions topic: accounts map to partitions by it, and it must not change under us. */
+async function admissionPartitions(admin: { highWatermarks(topic: string): Promise<Map<number, bigint>> }, topic: string, logger: { fatal(extra: object, message: string): void }): Promise<number> {
+  try {
+    const count = (await admin.highWatermarks(topic)).size;
+    if (count > 0) return count;
+    throw new Error(`topic ${topic} has no partitions`);
+  } catch (error) {
+    logger.fatal({ err: errorMessage(error), topic }, 'cannot read the partitions of the admissions topic (npm run infra:up creates it)');
+    process.exit(1);
+  }
 }
 
 void main();

@@ -1,4 +1,4 @@
-export { KafkaDecisionSink, completedEnvelope, decidedEnvelope } from './kafka/kafka-decision-sink';
+export { KafkaDecisionSink, completedEnvelope, decidedEnvelope, type FencedDecisionWriter } from './kafka/kafka-decision-sink';
 export { StateReader, type StateReaderOptions } from './kafka/state-reader';
 export { DEFAULT_ADMISSION_TOPICS, type AdmissionTopics } from './kafka/topics';
 export {
@@ -19,3 +19,9 @@ export {
   retryAfterSeconds,
   type HttpAnswer,
 } from './http/render';
+export { REPLICA_HEADER } from './kafka/state-reader';
+export { ownerUnavailable } from './http/render';
+export { FORWARDED_HEADER, NOT_OWNER_HEADER, Forwarder, type ForwardedAnswer } from './replicas/forwarder';
+export { replicaLimits } from './replicas/limits';
+export { ReplicaCoordinator, type PositionSource, type ReplicaCoordinatorOptions, type ReplicaMemberData } from './replicas/replica-coordinator';
+export { AdmissionRouter, soloRouter, type LocalDecision, type OwnerDirectory, type RoutedAnswer, type RoutedRequest } from './replicas/router';

@@ -11,7 +11,7 @@ import { ExpiringMemo } from './bounded-memo';
 import { decidedEventData, replayableOf } from './decision-event';
 import { fingerprintOf } from './fingerprint';
 import { admissionServiceLimits, type AdmissionServiceLimits } from './limits';
-import type { Clock, DecisionSink, IdSource, ServiceObserver } from './ports';
+import { isNotOwnerError, type Clock, type DecisionSink, type IdSource, type Ownership, type ServiceObserver } from './ports';
 import { ReplayLog, type ReplayItem } from './replay-log';
 
 /**
@@ -29,6 +29,8 @@ export type AdmitOutcome =
   | { readonly kind: 'conflict'; readonly requestId: string; readonly admissionId: string | null }
   /** State is still being rebuilt after a start: deciding now could forget someone's usage. */
   | { readonly kind: 'not_ready' }
+  /** Another replica owns the account's partition (or this one just lost it): nothing was decided here. */
+  | { readonly kind: 'not_owner' }
   /** The admitted decision could not be made durable; it was undone. */
   | { readonly kind: 'unavailable'; readonly detail: string };
 
@@ -36,6 +38,7 @@ export type CompleteOutcome =
   | { readonly kind: 'accepted'; readonly duplicate: boolean }
   | { readonly kind: 'invalid'; readonly path: string; readonly message: string }
   | { readonly kind: 'not_ready' }
+  | { readonly kind: 'not_owner' }
   | { readonly kind: 'unavailable'; readonly detail: string };
 
 interface IdempotencyEntry {
@@ -52,11 +55,23 @@ export interface AdmissionServiceDeps {
   readonly clock: Clock;
   readonly ids: IdSource;
   readonly observer?: ServiceObserver;
+  /** Which accounts this replica decides for; a lone instance (the default) owns them all. */
+  readonly ownership?: Ownership;
   readonly limits?: Partial<AdmissionServiceLimits>;
   readonly domainOptions?: Partial<AdmissionOptions>;
 }
 
 const NOT_READY = { kind: 'not_ready' } as const;
+const NOT_OWNER = { kind: 'not_owner' } as const;
+const OWNS_ALL: Ownership = { owns: () => true };
+
+/**
+ * The idempotency key: CONTRACTS.md scopes a requestId to its account, so two accounts' `req-42` are two requests.
+ * A space cannot occur in either id (`^[A-Za-z0-9_.:-]+$`), so the pair maps to one key and back.
+ */
+export function idempotencyKey(accountId: string, requestId: string): string {
+  return `${accountId} ${requestId}`;
+}
 /** A completion the price book cannot price keeps all the allowance it used (min(actual, allowance part)). */
 const UNPRICED_ACTUAL_CREDITS = Number.MAX_SAFE_INTEGER;
 
@@ -75,6 +90,7 @@ export class AdmissionService {
   private readonly clock: Clock;
   private readonly ids: IdSource;
   private readonly observer: ServiceObserver;
+  private readonly ownership: Ownership;
   private readonly idempotencyTtlMs: number;
   private readonly idempotency: ExpiringMemo<IdempotencyEntry>;
   private readonly completed: ExpiringMemo<true>;
@@ -88,6 +104,7 @@ export class AdmissionService {
     this.clock = deps.clock;
     this.ids = deps.ids;
     this.observer = deps.observer ?? {};
+    this.ownership = deps.ownership ?? OWNS_ALL;
     this.state = new AdmissionState({ plans: deps.catalog.plans, priceBook: deps.catalog.priceBook, options: deps.domainOptions });
     this.idempotencyTtlMs = deps.catalog.plans.defaults.idempotencyTtlMs;
     this.idempotency = new ExpiringMemo(limits.idempotencyEntriesMax, (n) => this.observer.idempotencyEvicted?.(n));
@@ -108,9 +125,13 @@ export class AdmissionService {
   /** POST /v1/admissions. */
   async admit(input: AdmissionInput, traceparent?: string): Promise<AdmitOutcome> {
     if (!this.ready) return NOT_READY;
+    // A standby's view of another owner's account may lag by what Kafka has not delivered yet: only the owner
+    // decides, and only the owner answers from the idempotency cache.
+    if (!this.ownership.owns(input.accountId)) return NOT_OWNER;
     const nowMs = this.clock.nowMs();
     const fingerprint = fingerprintOf(input);
-    const seen = this.idempotency.get(input.requestId, nowMs);
+    const key = idempotencyKey(input.accountId, input.requestId);
+    const seen = this.idempotency.get(key, nowMs);
     if (seen !== undefined) {
       if (seen.fingerprint !== fingerprint) return { kind: 'conflict', requestId: input.requestId, admissionId: seen.event?.admissionId ?? null };
       if (seen.pending !== null) {
@@ -131,8 +152,13 @@ export class AdmissionService {
     if (event.decision === 'rejected') {
       // CONTRACTS.md: the same requestId and body returns the first decision unchanged, a rejection included
       // (a caller that retries after Retry-After sends a new requestId).
-      this.idempotency.set(input.requestId, { fingerprint, event, pending: null }, expiresAtMs, nowMs);
-      this.sink.publishDecision(event, traceparent).catch((error: unknown) => this.observer.rejectedPublishFailed?.(error));
+      const entry: IdempotencyEntry = { fingerprint, event, pending: null };
+      this.idempotency.set(key, entry, expiresAtMs, nowMs);
+      this.sink.publishDecision(event, traceparent).catch((error: unknown) => {
+        // A fenced replica's rejection never became the first decision: the owner decides that requestId afresh.
+        if (isNotOwnerError(error) && this.idempotency.get(key, this.clock.nowMs()) === entry) this.idempotency.delete(key);
+        this.observer.rejectedPublishFailed?.(error);
+      });
       this.observer.decided?.('rejected', event.reason, false);
       return { kind: 'decided', event, replayed: false };
     }
@@ -149,13 +175,15 @@ export class AdmissionService {
         // Not durable, so the caller hears 503 and nobody will complete or settle it: give back its slot,
         // hold and allowance now, and forget the requestId so that a retry is decided afresh.
         this.state.revoke(admissionId);
-        if (this.idempotency.get(input.requestId, this.clock.nowMs()) === entry) this.idempotency.delete(input.requestId);
+        if (this.idempotency.get(key, this.clock.nowMs()) === entry) this.idempotency.delete(key);
         entry.pending = null;
+        // Fenced: another replica took the partition over and decides from here (the caller's request is routed there).
+        if (isNotOwnerError(error)) return NOT_OWNER;
         this.observer.admittedPublishFailed?.(error);
         return { kind: 'unavailable', detail: 'the decision could not be made durable; retry' };
       },
     );
-    this.idempotency.set(input.requestId, entry, expiresAtMs, nowMs);
+    this.idempotency.set(key, entry, expiresAtMs, nowMs);
     return entry.pending;
   }
 
@@ -165,6 +193,8 @@ export class AdmissionService {
    */
   async complete(data: UsageRequestCompletedV1, traceparent?: string): Promise<CompleteOutcome> {
     if (!this.ready) return NOT_READY;
+    // The owner frees the slot at once, as a lone instance would; anywhere else the slot would wait for Kafka.
+    if (!this.ownership.owns(data.accountId)) return NOT_OWNER;
     const nowMs = this.clock.nowMs();
     if (this.completed.has(data.admissionId, nowMs)) return { kind: 'accepted', duplicate: true };
     const priced = priceRequest(this.catalog.priceBook, data.model, data.meters, data.dimensions);
@@ -191,6 +221,18 @@ export class AdmissionService {
     this.state.expire(nowMs);
     this.state.applyCompletion(data.admissionId, this.actualCredits(data), data.status);
     return 'applied';
+  }
+
+  /**
+   * A decision another replica made (read live from `access.admissions.v1`): its effects are recorded as the restart
+   * replay records them, so that this replica is a warm standby for that account's partition, and its answer is
+   * remembered for idempotency in case the partition moves here.
+   */
+  applyDecided(data: AdmissionDecidedV1): ApplyResult {
+    const nowMs = this.clock.nowMs();
+    const result = this.state.replayDecision(replayableOf(data), nowMs);
+    this.rememberDecided(data, nowMs);
+    return result;
   }
 
   applyBalance(data: BalanceChangedV1): ApplyResult {
@@ -246,12 +288,7 @@ export class AdmissionService {
         case 'decided': {
           const data = item.data;
           this.state.replayDecision(replayableOf(data), atMs);
-          const decidedAtMs = Date.parse(data.decidedAt);
-          if (decidedAtMs + this.idempotencyTtlMs > nowMs) {
-            const entry: IdempotencyEntry = { fingerprint: fingerprintOf(data), event: data, pending: null };
-            // The first decision stays the answer (replay runs in time order).
-            if (this.idempotency.get(data.requestId, nowMs) === undefined) this.idempotency.set(data.requestId, entry, decidedAtMs + this.idempotencyTtlMs, nowMs);
-          }
+          this.rememberDecided(data, nowMs);
           break;
         }
         case 'completed': {
@@ -269,6 +306,15 @@ export class AdmissionService {
         }
       }
     }
+  }
+
+  /** The first decision of an (accountId, requestId) stays its answer for the idempotency TTL. */
+  private rememberDecided(data: AdmissionDecidedV1, nowMs: number): void {
+    const decidedAtMs = Date.parse(data.decidedAt);
+    if (!(decidedAtMs + this.idempotencyTtlMs > nowMs)) return;
+    const key = idempotencyKey(data.accountId, data.requestId);
+    if (this.idempotency.get(key, nowMs) !== undefined) return;
+    this.idempotency.set(key, { fingerprint: fingerprintOf(data), event: data, pending: null }, decidedAtMs + this.idempotencyTtlMs, nowMs);
   }
 
   private actualCredits(data: UsageRequestCompletedV1): number {

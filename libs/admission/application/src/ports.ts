@@ -9,6 +9,27 @@ export interface DecisionSink {
   publishCompletion(data: UsageRequestCompletedV1, traceparent?: string): Promise<void>;
 }
 
+/** Which accounts this replica decides for (the owner of the account's partition). */
+export interface Ownership {
+  owns(accountId: string): boolean;
+}
+
+/**
+ * What a DecisionSink rejects with when this replica may no longer write the account's partition (another replica
+ * took it over and fenced this one): the decision was not made durable and never will be.
+ */
+export class NotOwnerError extends Error {
+  readonly notOwner = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotOwnerError';
+  }
+}
+
+export function isNotOwnerError(error: unknown): error is NotOwnerError {
+  return error instanceof NotOwnerError || (typeof error === 'object' && error !== null && (error as { notOwner?: unknown }).notOwner === true);
+}
+
 /** Time is an input: the service reads it here, once per use case, and hands it to the domain. */
 export interface Clock {
   nowMs(): number;

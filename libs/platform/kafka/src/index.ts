@@ -1,3 +1,6 @@
 export * from './errors';
 export * from './kafka';
 export * from './events';
+export * from './partition-group';
+export * from './partitioner';
+export * from './transactional';

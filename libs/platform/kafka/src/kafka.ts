@@ -316,6 +316,12 @@ export interface RawConsumerOptions {
    * handler (it can compare offsets and call `context.seek` itself); a failure is reported through `onRetry`.
    */
   onAssignment?: (partitions: { topic: string; partition: number }[]) => Promise<{ topic: string; partition: number; offset: string }[]>;
+  /**
+   * Called after each fetched batch of a partition has been handled, with the next offset this member reads there.
+   * Unlike the last message's offset, it counts records no handler sees (transaction markers, aborted messages), so a
+   * reader can tell it has reached a high watermark of a topic that transactional producers write.
+   */
+  onPosition?: (topic: string, partition: number, nextOffset: bigint) => void;
 }
 
 /**
@@ -378,6 +384,13 @@ export class RawBatchConsumer {
           .catch((error: unknown) => options.onRetry?.(error, 0, 0));
       }
     });
+    const onPosition = options.onPosition;
+    if (onPosition !== undefined) {
+      this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
+        const { topic, partition, lastOffset } = event.payload;
+        onPosition(topic, partition, BigInt(lastOffset) + 1n);
+      });
+    }
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       // kafkajs restarts by itself after a retriable crash; after any other it has disconnected and stays down.
       if (event.payload.restart || this.stopping) return;

@@ -99,6 +99,17 @@ function rejectionDetail(reason: 'rate_limited' | 'concurrency_limited' | 'load_
   }
 }
 
+/**
+ * No replica could decide for the account within the request's deadline: its partition is moving between replicas
+ * (an owner died or left and the group has not handed the partition over yet). Nothing was decided.
+ */
+export function ownerUnavailable(): HttpAnswer {
+  return problemAnswer(
+    problem(503, 'ADMISSION.OWNER_UNAVAILABLE', "No admission replica owns this account's partition right now (it is being handed over); retry."),
+    { 'retry-after': '1' },
+  );
+}
+
 /** Retry-After is whole seconds; rounding up keeps "retrying then succeeds". */
 export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -176,6 +187,8 @@ export function renderAdmitOutcome(outcome: AdmitOutcome): HttpAnswer {
       return problemAnswer(problem(503, 'ADMISSION.NOT_READY', 'Admission is still rebuilding its state after a start.'), { 'retry-after': '1' });
     case 'unavailable':
       return problemAnswer(problem(503, 'ADMISSION.UNAVAILABLE', outcome.detail), { 'retry-after': '1' });
+    case 'not_owner':
+      return ownerUnavailable();
     default: {
       const _exhaustive: never = outcome;
       return _exhaustive;
@@ -193,6 +206,8 @@ export function renderCompleteOutcome(admissionId: string, outcome: CompleteOutc
       return problemAnswer(problem(503, 'ADMISSION.NOT_READY', 'Admission is still rebuilding its state after a start.'), { 'retry-after': '1' });
     case 'unavailable':
       return problemAnswer(problem(503, 'ADMISSION.UNAVAILABLE', outcome.detail), { 'retry-after': '1' });
+    case 'not_owner':
+      return ownerUnavailable();
     default: {
       const _exhaustive: never = outcome;
       return _exhaustive;

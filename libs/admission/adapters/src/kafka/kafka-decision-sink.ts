@@ -1,7 +1,16 @@
 import type { DecisionSink } from '@access/admission-application';
 import { EVENTS, SOURCES, newEventId, type AccessEvent, type AdmissionDecidedV1, type UsageRequestCompletedV1 } from '@access/contracts';
-import { encodeEvent, type EventProducer } from '@access/platform-kafka';
+import { encodeEvent, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
+import { REPLICA_HEADER } from './state-reader';
 import type { AdmissionTopics } from './topics';
+
+/** Where a replica's decisions go: through the fence of the account's partition (ReplicaCoordinator.publish). */
+export interface FencedDecisionWriter {
+  readonly replicaId: string;
+  /** The partition of the admissions topic that holds the account. */
+  partitionOf(accountId: string): number;
+  publish(message: OutgoingMessage, partition: number): Promise<void>;
+}
 
 /**
  * Decisions to `access.admissions.v1` and completions to `access.usage.v1`, through the batching
@@ -15,10 +24,15 @@ export class KafkaDecisionSink implements DecisionSink {
   constructor(
     private readonly producer: EventProducer,
     private readonly topics: Pick<AdmissionTopics, 'admissions' | 'usage'>,
+    /** Replicas write decisions through their partition's fence; without one (tests, tools) the plain producer does. */
+    private readonly fenced?: FencedDecisionWriter,
   ) {}
 
   publishDecision(data: AdmissionDecidedV1, traceparent?: string): Promise<void> {
-    return this.producer.send(encodeEvent(decidedEnvelope(data), this.topics.admissions, traceparent));
+    const message = encodeEvent(decidedEnvelope(data), this.topics.admissions, traceparent);
+    if (this.fenced === undefined) return this.producer.send(message);
+    message.headers = { ...message.headers, [REPLICA_HEADER]: this.fenced.replicaId };
+    return this.fenced.publish(message, this.fenced.partitionOf(data.accountId));
   }
 
   publishCompletion(data: UsageRequestCompletedV1, traceparent?: string): Promise<void> {

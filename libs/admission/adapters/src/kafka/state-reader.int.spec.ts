@@ -60,7 +60,7 @@ const request = (accountId: string, seconds: number, extra: Partial<AdmissionInp
 function newReader(topics: AdmissionTopics, lookbackMs: number, extra: { nowMs?: () => number; onBalanceFreshness?: (ms: number) => void } = {}) {
   const sink = new MemorySink();
   const service = new AdmissionService({ catalog, sink, clock: realClock, ids: sequentialIds(realClock) });
-  const reader = new StateReader({ kafka, admin, producer, service, topics, lookbackMs, groupId: testName('g'), nowMs: () => Date.now(), logger, ...extra });
+  const reader = new StateReader({ kafka, admin, producer, service, topics, lookbackMs, groupId: testName('g'), replicaId: testName('replica'), nowMs: () => Date.now(), logger, ...extra });
   return { service, reader, sink };
 }
 

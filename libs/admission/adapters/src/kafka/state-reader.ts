@@ -15,6 +15,11 @@ export interface StateReaderOptions {
   readonly lookbackMs: number;
   /** A group of its own per process: this reader never commits, it rebuilds state from the log at every start. */
   readonly groupId: string;
+  /**
+   * This process's replica id, which it puts in the REPLICA_HEADER of its own decisions: those are already applied
+   * when they are read back, and are skipped without being parsed. Decisions of other replicas are applied live.
+   */
+  readonly replicaId: string;
   readonly nowMs: () => number;
   readonly logger: Logger;
   /** Called for every event applied or buffered, and for poison (type 'poison'), for metrics. */
@@ -28,6 +33,9 @@ export interface StateReaderOptions {
   readonly onBalanceFreshness?: (ms: number) => void;
 }
 
+/** The header an admission replica puts on each decision it publishes: its replica id. */
+export const REPLICA_HEADER = 'access-replica';
+
 /**
  * Everything admission decides with, read from Kafka into memory before the first request and kept
  * current afterwards, with one consumer:
@@ -39,8 +47,10 @@ export interface StateReaderOptions {
  *   allowance windows, holds and the idempotency cache are what they were before the restart.
  *
  * Caught up = every partition reached the high watermark it had when the reader started. From then on,
- * completions and ledger reservations are applied live, and decisions on `access.admissions.v1` are
- * this instance's own (already applied): the topic is paused.
+ * completions, ledger reservations and the decisions of other replicas are applied live, so that this replica is a
+ * warm standby for every partition (docs/scaling.md); its own decisions (REPLICA_HEADER) are skipped. Positions
+ * count transaction markers (decisions are written in transactions, admission's fence), and `waitForPosition` lets a
+ * replica taking a partition over wait until it has applied everything its previous owner committed.
  */
 export class StateReader {
   private readonly consumer: RawBatchConsumer;
@@ -51,6 +61,11 @@ export class StateReader {
   /** topic:partition → first offset to read (the look-back topics). */
   private readonly starts = new Map<string, bigint>();
   private readonly positioned = new Set<string>();
+  /** Partitions whose position jumped to the look-back start: position reports of the skipped batch are not real. */
+  private readonly seeking = new Set<string>();
+  /** topic:partition → next offset this reader reads (transaction markers included). */
+  private readonly positions = new Map<string, bigint>();
+  private readonly positionWaiters = new Map<string, { offset: bigint; resolve: () => void }[]>();
   private replaying = true;
   private resolveCaughtUp: () => void = () => undefined;
   readonly caughtUp: Promise<void>;
@@ -65,6 +80,7 @@ export class StateReader {
       fromBeginning: true,
       commitOffsets: false,
       maxWaitMs: 50,
+      onPosition: (topic, partition, next) => this.onPosition(`${topic}:${partition}`, next),
     });
   }
 
@@ -93,6 +109,7 @@ export class StateReader {
       for (const [partition, end] of high) {
         const start = from.get(partition) ?? 0n;
         this.starts.set(`${topic}:${partition}`, start);
+        this.positions.set(`${topic}:${partition}`, start);
         this.track(`${topic}:${partition}`, start, end);
       }
     }
@@ -104,6 +121,44 @@ export class StateReader {
   async stop(): Promise<void> {
     await this.consumer.stop();
     await this.options.admin.deleteGroups([this.options.groupId]).catch(() => undefined);
+  }
+
+  /** The next offset this reader reads in a partition of a look-back topic (undefined before start). */
+  positionOf(topic: string, partition: number): bigint | undefined {
+    return this.positions.get(`${topic}:${partition}`);
+  }
+
+  /** Resolves once this reader has applied everything below `offset` in the partition. */
+  waitForPosition(topic: string, partition: number, offset: bigint): Promise<void> {
+    const key = `${topic}:${partition}`;
+    if ((this.positions.get(key) ?? -1n) >= offset) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.positionWaiters.get(key) ?? [];
+      list.push({ offset, resolve });
+      this.positionWaiters.set(key, list);
+    });
+  }
+
+  private onPosition(key: string, next: bigint): void {
+    if (this.seeking.has(key)) return;
+    const known = this.positions.get(key);
+    if (known !== undefined && next <= known) return;
+    this.positions.set(key, next);
+    const waiters = this.positionWaiters.get(key);
+    if (waiters !== undefined) {
+      const still = waiters.filter((w) => {
+        if (next < w.offset) return true;
+        w.resolve();
+        return false;
+      });
+      if (still.length === 0) this.positionWaiters.delete(key);
+      else this.positionWaiters.set(key, still);
+    }
+    const target = this.pending.get(key);
+    if (target !== undefined && next >= target) {
+      this.pending.delete(key);
+      if (this.pending.size === 0) this.finish();
+    }
   }
 
   private track(key: string, start: bigint, end: bigint): void {
@@ -120,10 +175,12 @@ export class StateReader {
       this.positioned.add(key);
       // The group starts at the beginning; jump to the look-back offset once, instead of reading history.
       if (BigInt(first.offset) < start) {
+        this.seeking.add(key);
         context.seek(start.toString());
         return Promise.resolve();
       }
     }
+    this.seeking.delete(key);
     const end = this.ends.get(key) ?? 0n;
     const poison: { message: ConsumedMessage; reason: string }[] = [];
     for (const message of messages) {
@@ -137,17 +194,14 @@ export class StateReader {
       if (offset >= end) poison.push({ message, reason });
       else this.replayPoison++;
     }
-    const last = messages[messages.length - 1] as ConsumedMessage;
-    const target = this.pending.get(key);
-    if (target !== undefined && BigInt(last.offset) + 1n >= target) {
-      this.pending.delete(key);
-      if (this.pending.size === 0) this.finish();
-    }
+    // Caught-up tracking happens in onPosition, which also counts the transaction markers no handler sees.
     return poison.length === 0 ? Promise.resolve() : this.deadLetter(poison);
   }
 
   /** Applies or buffers one message; returns why it is poison, or null. */
   private handle(message: ConsumedMessage): string | null {
+    // This replica's own decision, applied when it was made.
+    if (message.headers[REPLICA_HEADER] === this.options.replicaId && message.topic === this.options.topics.admissions) return null;
     if (message.value === null || message.value.length === 0) return 'empty message value';
     let json: unknown;
     try {
@@ -181,6 +235,7 @@ export class StateReader {
         return;
       case EVENTS.admissionDecided:
         if (this.replaying) service.bufferReplay({ kind: 'decided', timeMs: Date.parse(event.data.decidedAt), data: event.data });
+        else service.applyDecided(event.data);
         return;
       case EVENTS.usageRequestCompleted:
         if (this.replaying) service.bufferReplay({ kind: 'completed', timeMs: Date.parse(event.time), data: event.data });
@@ -214,9 +269,6 @@ export class StateReader {
     const t0 = performance.now();
     const { applied } = this.options.service.finishReplay();
     this.replaying = false;
-    // From now on the decisions on this topic are this instance's own, already applied: reading them
-    // back would cost a parse per decision for nothing.
-    this.consumer.pause([this.options.topics.admissions]);
     this.options.logger.info(
       { replayedEvents: applied, replayMs: Math.round(performance.now() - t0), poisonSkipped: this.replayPoison, stats: this.options.service.state.stats() },
       'state caught up; deciding',

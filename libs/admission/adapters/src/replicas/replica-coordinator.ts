@@ -1,0 +1,220 @@
+import { NotOwnerError, type OwnershipTable } from '@access/admission-application';
+import {
+  errorMessage,
+  isFencingError,
+  PartitionGroup,
+  TransactionalProducer,
+  type Kafka,
+  type KafkaAdmin,
+  type OutgoingMessage,
+} from '@access/platform-kafka';
+import type { Logger } from '@access/platform-observability';
+import { replicaLimits } from './limits';
+
+/** What the coordinator needs of the state reader: has it applied the partition up to an offset? */
+export interface PositionSource {
+  waitForPosition(topic: string, partition: number, offset: bigint): Promise<void>;
+}
+
+/** What each replica publishes in its group metadata. */
+export interface ReplicaMemberData {
+  readonly replicaId: string;
+  readonly url: string;
+}
+
+export interface ReplicaCoordinatorOptions {
+  readonly kafka: Kafka;
+  readonly admin: KafkaAdmin;
+  readonly table: OwnershipTable;
+  readonly reader: PositionSource;
+  /** The account-keyed topic whose partitions are owned, and that decisions are written to. */
+  readonly admissionsTopic: string;
+  readonly groupId: string;
+  /** Decisions for partition p are written with transactional id `${transactionalIdPrefix}.${p}`. */
+  readonly transactionalIdPrefix: string;
+  readonly member: ReplicaMemberData;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly logger: Logger;
+  /** A partition became decidable here: `ms` since this replica was assigned it (fence and catch-up). */
+  readonly onAcquired?: (partition: number, ms: number) => void;
+}
+
+interface Acquisition {
+  readonly generation: number;
+  producer: TransactionalProducer | null;
+}
+
+/**
+ * Admission's replicas as one service (CONTRACTS.md, "Admission replicas"): each replica is a member of one consumer
+ * group over `access.admissions.v1`, and decides only for the partitions the group assigns it.
+ *
+ * Taking a partition over, in this order, is what keeps N replicas as exact as one:
+ * 1. fence: initialize the partition's transactional id, so the previous owner (dead, paused or partitioned) can
+ *    commit nothing more, and its open transaction is aborted;
+ * 2. catch up: read the partition, committed decisions only, up to its high watermark taken after the fence, so the
+ *    previous owner's every durable decision is in this replica's state (rate windows, slots, holds, idempotency);
+ * 3. decide.
+ * A partition that leaves is given up at once; anything it still had in flight fails to commit (fenced) and is
+ * answered as "not the owner", which the HTTP edge routes to the new owner.
+ *
+ * Who owns the other partitions is read from the group itself: each member's metadata carries its advertised URL.
+ */
+export class ReplicaCoordinator {
+  private readonly group: PartitionGroup;
+  private readonly acquisitions = new Map<number, Acquisition>();
+  private generation = 0;
+  private refreshing: Promise<void> | null = null;
+  private lastRefreshMs = 0;
+  private stopped = false;
+  private joined = false;
+
+  constructor(private readonly options: ReplicaCoordinatorOptions) {
+    this.group = new PartitionGroup(options.kafka, {
+      groupId: options.groupId,
+      topic: options.admissionsTopic,
+      memberData: JSON.stringify(options.member),
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      onAssigned: (partitions, generation) => this.onAssigned(partitions, generation),
+      onError: (error) => options.logger.warn({ err: errorMessage(error) }, 'admission replica group: member restarted'),
+    });
+  }
+
+  /** True once this replica has joined the group at least once (it knows what it owns). */
+  get hasJoined(): boolean {
+    return this.joined;
+  }
+
+  async start(): Promise<void> {
+    await this.group.start();
+  }
+
+  /** Leaves the group (the others take the partitions over without waiting for a session timeout). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const producers = [...this.acquisitions.values()].map((a) => a.producer).filter((p): p is TransactionalProducer => p !== null);
+    this.acquisitions.clear();
+    for (let p = 0; p < this.options.table.partitions; p++) this.options.table.set(p, { kind: 'unknown' });
+    await this.group.stop();
+    await Promise.all(producers.map((p) => p.disconnect()));
+  }
+
+  /**
+   * Sends a decision through the fence of its partition; rejects with NotOwnerError when this replica does not own the
+   * partition (any more).
+   */
+  publish(message: OutgoingMessage, partition: number): Promise<void> {
+    const acquisition = this.acquisitions.get(partition);
+    const producer = acquisition?.producer ?? null;
+    if (producer === null || this.options.table.ownerOf(partition).kind !== 'owned') {
+      return Promise.reject(new NotOwnerError(`this replica does not own partition ${partition}`));
+    }
+    return producer.send({ ...message, partition }).catch((error: unknown) => {
+      if (!isFencingError(error)) throw error;
+      this.giveUp(partition, 'fenced by another replica');
+      throw new NotOwnerError(`partition ${partition} was taken over by another replica`);
+    });
+  }
+
+  /**
+   * Reads the group's members and assignment and records the remote owners. Called after each rebalance and when a
+   * forward fails; concurrent calls share one read, and calls closer together than the throttle share the last.
+   */
+  refreshOwners(): Promise<void> {
+    if (this.refreshing !== null) return this.refreshing;
+    const sinceMs = Date.now() - this.lastRefreshMs;
+    const delayMs = Math.max(0, replicaLimits.ownerRefreshIntervalMsMin - sinceMs);
+    this.refreshing = new Promise<void>((resolve) => setTimeout(resolve, delayMs))
+      .then(() => this.readOwners())
+      .catch((error: unknown) => this.options.logger.warn({ err: errorMessage(error) }, 'reading the admission replica group'))
+      .finally(() => {
+        this.lastRefreshMs = Date.now();
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  private async readOwners(): Promise<void> {
+    const view = await this.group.describe();
+    if (view.state !== 'Stable') {
+      // Assignments are being redone: nobody else owns anything for sure; look again shortly.
+      for (let p = 0; p < this.options.table.partitions; p++) {
+        if (!this.acquisitions.has(p)) this.options.table.set(p, { kind: 'unknown' });
+      }
+      if (!this.stopped) setTimeout(() => void this.refreshOwners(), replicaLimits.ownerRefreshIntervalMsMin).unref();
+      return;
+    }
+    const remote = new Map<number, string>();
+    for (const member of view.members) {
+      let data: Partial<ReplicaMemberData>;
+      try {
+        data = JSON.parse(member.data) as Partial<ReplicaMemberData>;
+      } catch {
+        continue;
+      }
+      if (data.replicaId === this.options.member.replicaId || typeof data.url !== 'string') continue;
+      for (const p of member.partitions) remote.set(p, data.url);
+    }
+    for (let p = 0; p < this.options.table.partitions; p++) {
+      if (this.acquisitions.has(p)) continue;
+      const url = remote.get(p);
+      this.options.table.set(p, url === undefined ? { kind: 'unknown' } : { kind: 'remote', url });
+    }
+  }
+
+  private onAssigned(partitions: readonly number[], generation: number): void {
+    if (this.stopped) return;
+    this.generation = generation;
+    this.joined = true;
+    const assigned = new Set(partitions);
+    for (const p of [...this.acquisitions.keys()]) if (!assigned.has(p)) this.giveUp(p, 'assigned to another replica');
+    for (const p of partitions) if (!this.acquisitions.has(p)) void this.acquire(p, generation);
+    this.options.logger.info({ partitions, generation }, 'admission replica group: partitions assigned');
+    void this.refreshOwners();
+  }
+
+  private giveUp(partition: number, why: string): void {
+    const acquisition = this.acquisitions.get(partition);
+    if (acquisition === undefined) return;
+    this.acquisitions.delete(partition);
+    this.options.table.set(partition, { kind: 'unknown' });
+    void acquisition.producer?.disconnect();
+    this.options.logger.info({ partition, why }, 'admission replica: partition given up');
+    void this.refreshOwners();
+  }
+
+  /** Fence, catch up, decide (see the class comment). Retries until done or the partition moved on. */
+  private async acquire(partition: number, generation: number): Promise<void> {
+    const t0 = performance.now();
+    const acquisition: Acquisition = { generation, producer: null };
+    this.acquisitions.set(partition, acquisition);
+    this.options.table.set(partition, { kind: 'acquiring' });
+    const current = () => !this.stopped && this.acquisitions.get(partition) === acquisition;
+    const topic = this.options.admissionsTopic;
+    for (let attempt = 0; current(); attempt++) {
+      const producer = new TransactionalProducer(this.options.kafka, `${this.options.transactionalIdPrefix}.${partition}`);
+      try {
+        await producer.connect();
+        if (!current()) {
+          await producer.disconnect();
+          return;
+        }
+        acquisition.producer = producer;
+        const end = (await this.options.admin.highWatermarks(topic)).get(partition) ?? 0n;
+        await this.options.reader.waitForPosition(topic, partition, end);
+        if (!current()) return;
+        this.options.table.set(partition, { kind: 'owned' });
+        const ms = performance.now() - t0;
+        this.options.onAcquired?.(partition, ms);
+        this.options.logger.info({ partition, ms: Math.round(ms), end: end.toString() }, 'admission replica: partition taken over');
+        return;
+      } catch (error) {
+        acquisition.producer = null;
+        await producer.disconnect();
+        this.options.logger.warn({ partition, attempt, err: errorMessage(error) }, 'admission replica: taking a partition over failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(replicaLimits.acquireRetryMsMax, 50 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+}

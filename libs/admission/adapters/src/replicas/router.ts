@@ -1,0 +1,101 @@
+import { OwnershipTable } from '@access/admission-application';
+import { PROBLEM_CONTENT_TYPE, problem } from '@access/platform-http';
+import { ownerUnavailable, type HttpAnswer } from '../http/render';
+import { Forwarder, NOT_OWNER_HEADER, type ForwardedAnswer } from './forwarder';
+import { replicaLimits } from './limits';
+
+/** A request that needs the owner of its account: what the edge parsed, and what to forward if it is elsewhere. */
+export interface RoutedRequest {
+  readonly accountId: string;
+  /** Path and query to forward (the same route on the owner). */
+  readonly path: string;
+  /** Headers to pass on: authorization, traceparent. */
+  readonly headers: Record<string, string>;
+  /** The body as JSON text. */
+  readonly body: string;
+  /** The forwarding replica's id when this request was forwarded here (one hop only). */
+  readonly forwardedBy: string | undefined;
+}
+
+/** The owner's answer, or this replica's own. */
+export type RoutedAnswer = { readonly kind: 'local'; readonly answer: HttpAnswer } | { readonly kind: 'forwarded'; readonly answer: ForwardedAnswer };
+
+/** What deciding locally gives: an answer, or 'not_owner' when the partition moved away meanwhile. */
+export type LocalDecision = () => Promise<HttpAnswer | 'not_owner'>;
+
+export interface OwnerDirectory {
+  refreshOwners(): Promise<void>;
+}
+
+/**
+ * Any replica accepts any request (CONTRACTS.md): the owner of the account's partition decides, and every other
+ * replica forwards to it and returns its answer unchanged. While a partition changes hands the request waits, up to
+ * its deadline, for the new owner; then it is answered 503 with Retry-After, having been decided nowhere.
+ */
+export class AdmissionRouter {
+  constructor(
+    private readonly table: OwnershipTable,
+    private readonly owners: OwnerDirectory,
+    private readonly forwarder: Forwarder,
+    private readonly deadlineMs: number = replicaLimits.routeDeadlineMsDefault,
+    private readonly onForward?: (outcome: 'answered' | 'failed' | 'not_owner') => void,
+  ) {}
+
+  async route(request: RoutedRequest, decideLocally: LocalDecision): Promise<RoutedAnswer> {
+    const deadline = Date.now() + this.deadlineMs;
+    const partition = this.table.partitionOfAccount(request.accountId);
+    for (;;) {
+      const owner = this.table.ownerOf(partition);
+      if (owner.kind === 'owned') {
+        const answer = await decideLocally();
+        if (answer !== 'not_owner') return { kind: 'local', answer };
+        continue;
+      }
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) return { kind: 'local', answer: request.forwardedBy === undefined ? ownerUnavailable() : notOwner() };
+      if (owner.kind === 'remote' && request.forwardedBy === undefined) {
+        const answer = await this.forward(owner.url, request, Math.min(remainingMs, replicaLimits.forwardAttemptMsMax));
+        if (answer !== null) return { kind: 'forwarded', answer };
+        await this.table.changed(partition, Math.min(deadline - Date.now(), replicaLimits.forwardAttemptMsMax));
+        continue;
+      }
+      // Forwarded here, but this replica is not (or no longer, or not yet) the owner: one hop only, so the forwarder
+      // looks the owner up again. A partition being taken over here is worth waiting for.
+      if (request.forwardedBy !== undefined && owner.kind !== 'acquiring') return { kind: 'local', answer: notOwner() };
+      if (owner.kind === 'unknown') void this.owners.refreshOwners();
+      await this.table.changed(partition, remainingMs);
+    }
+  }
+
+  /** The owner's answer, or null when it did not give one (unreachable, timed out, or no longer the owner). */
+  private async forward(url: string, request: RoutedRequest, timeoutMs: number): Promise<ForwardedAnswer | null> {
+    try {
+      const answer = await this.forwarder.post(url, request.path, request.headers, request.body, timeoutMs);
+      if (answer.headers[NOT_OWNER_HEADER] === undefined) {
+        this.onForward?.('answered');
+        return answer;
+      }
+      this.onForward?.('not_owner');
+    } catch {
+      this.onForward?.('failed');
+    }
+    void this.owners.refreshOwners();
+    return null;
+  }
+}
+
+/** The answer of a replica a request was forwarded to that does not own the account (the forwarder retries). */
+function notOwner(): HttpAnswer {
+  return {
+    status: 503,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, 'retry-after': '1', [NOT_OWNER_HEADER]: '1' },
+    body: problem(503, 'ADMISSION.NOT_OWNER', "This replica does not own the account's partition."),
+  };
+}
+
+/** A router for a lone instance that decides for every account (HTTP tests and tools without replicas). */
+export function soloRouter(): AdmissionRouter {
+  const table = new OwnershipTable(1, () => 0);
+  table.set(0, { kind: 'owned' });
+  return new AdmissionRouter(table, { refreshOwners: () => Promise.resolve() }, new Forwarder('solo'));
+}

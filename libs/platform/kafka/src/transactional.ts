@@ -1,0 +1,148 @@
+/**
+ * A transactional producer for one writer role (admission: one per owned partition), used as a fence. Kafka keeps
+ * one epoch per `transactional.id`: when another process initializes the same id, every later transaction of this
+ * producer fails with a fencing error, and its open transaction is aborted. Consumers read committed messages only
+ * (kafkajs's default isolation level), so nothing a fenced writer sends after that point is ever seen.
+ *
+ * Sends are grouped: concurrent `send` calls share one transaction (bounded by `batchMessagesMax`), and each
+ * promise resolves when its transaction is committed, so "durable" means committed (acks=all).
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import type { OutgoingMessage } from './kafka';
+
+export const transactionalLimits = {
+  /** Messages per transaction at most. */
+  batchMessagesMax: 2_000,
+  /** The broker aborts a transaction left open this long (a writer paused mid-transaction). */
+  transactionTimeoutMs: 10_000,
+} as const;
+
+/** This producer's transactional id was taken over by another writer: it can never write again. */
+export class FencedError extends Error {
+  readonly fenced = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}
+
+const FENCING_ERRORS = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
+
+/** True for the errors Kafka answers a writer whose transactional id another writer has initialized since. */
+export function isFencingError(error: unknown): boolean {
+  if (error instanceof FencedError) return true;
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 4; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && FENCING_ERRORS.has(type)) return true;
+    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+interface Pending {
+  readonly message: OutgoingMessage;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class TransactionalProducer {
+  private readonly producer: Producer;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private fencedBy: Error | null = null;
+  private connected = false;
+
+  constructor(
+    kafka: Kafka,
+    readonly transactionalId: string,
+  ) {
+    this.producer = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: transactionalLimits.transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  /**
+   * Initializes the transactional id: from here on, every earlier writer with the same id is fenced (its open
+   * transaction is aborted by the broker). Resolves once Kafka has bumped the epoch.
+   */
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  get isFenced(): boolean {
+    return this.fencedBy !== null;
+  }
+
+  /** Resolves when the message is committed; rejects with FencedError once another writer took the id over. */
+  send(message: OutgoingMessage): Promise<void> {
+    if (this.fencedBy !== null) return Promise.reject(this.fencedBy);
+    if (!this.connected) return Promise.reject(new Error(`transactional producer ${this.transactionalId} is not connected`));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // One turn of the event loop lets the requests decided in the same tick share the transaction.
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, transactionalLimits.batchMessagesMax);
+      if (this.fencedBy !== null) {
+        for (const item of batch) item.reject(this.fencedBy);
+        continue;
+      }
+      try {
+        await this.commit(batch.map((p) => p.message));
+        for (const item of batch) item.resolve();
+      } catch (error) {
+        const failure = isFencingError(error) ? this.fence(error) : error;
+        for (const item of batch) item.reject(failure);
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async commit(messages: OutgoingMessage[]): Promise<void> {
+    const txn = await this.producer.transaction();
+    try {
+      const byTopic = new Map<string, OutgoingMessage[]>();
+      for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+      await txn.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, list]) => ({
+          topic,
+          messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })),
+        })),
+      });
+      await txn.commit();
+    } catch (error) {
+      // A fenced producer cannot abort either; anything else leaves a transaction to end before the next one.
+      if (!isFencingError(error)) await txn.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private fence(error: unknown): FencedError {
+    if (this.fencedBy === null) {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.fencedBy = new FencedError(`transactional id ${this.transactionalId} was taken over by another writer (${detail})`);
+    }
+    return this.fencedBy as FencedError;
+  }
+
+  /** Fails whatever is still queued and closes the connection (a fenced or released partition). */
+  async disconnect(): Promise<void> {
+    const reason = this.fencedBy ?? new FencedError(`transactional producer ${this.transactionalId} was released`);
+    for (const item of this.queue.splice(0)) item.reject(reason);
+    this.connected = false;
+    await this.producer.disconnect().catch(() => undefined);
+  }
+}
