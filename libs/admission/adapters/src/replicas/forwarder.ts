@@ -3,6 +3,8 @@ import { replicaLimits } from './limits';
 
 /** The header on a forwarded request: the replica that forwarded it. The owner never forwards it again. */
 export const FORWARDED_HEADER = 'access-forwarded-by';
+/** The header on every admission answer: the replica that decided it (forwarded answers keep the owner's). */
+export const DECIDED_BY_HEADER = 'access-replica';
 /** The header an owner's answer carries when it turned out not to own the account any more. */
 export const NOT_OWNER_HEADER = 'access-not-owner';
 
@@ -23,7 +25,7 @@ const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding'
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
 
-  constructor(private readonly replicaId: string) {}
+  constructor(readonly replicaId: string) {}
 
   /**
    * POSTs `body` to `url` + `path` with the caller's `headers` (authorization, traceparent, …). Rejects on a network

@@ -1,7 +1,7 @@
 import { OwnershipTable } from '@access/admission-application';
 import { PROBLEM_CONTENT_TYPE, problem } from '@access/platform-http';
 import { ownerUnavailable, type HttpAnswer } from '../http/render';
-import { Forwarder, NOT_OWNER_HEADER, type ForwardedAnswer } from './forwarder';
+import { DECIDED_BY_HEADER, Forwarder, NOT_OWNER_HEADER, type ForwardedAnswer } from './forwarder';
 import { replicaLimits } from './limits';
 
 /** A request that needs the owner of its account: what the edge parsed, and what to forward if it is elsewhere. */
@@ -48,7 +48,7 @@ export class AdmissionRouter {
       const owner = this.table.ownerOf(partition);
       if (owner.kind === 'owned') {
         const answer = await decideLocally();
-        if (answer !== 'not_owner') return { kind: 'local', answer };
+        if (answer !== 'not_owner') return { kind: 'local', answer: { ...answer, headers: { ...answer.headers, [DECIDED_BY_HEADER]: this.forwarder.replicaId } } };
         continue;
       }
       const remainingMs = deadline - Date.now();
