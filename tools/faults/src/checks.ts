@@ -6,28 +6,49 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { EVENTS, parseEventJson } from '@access/contracts';
 import { identifier, inList, sql } from '@access/platform-clickhouse';
+import { DECIDED_BY_HEADER } from '@access/admission-adapters';
 import { RawBatchConsumer } from '@access/platform-kafka';
 import { repoRoot, startService, testName, type Service } from '@access/testing';
-import { until, type FaultSystem } from './system';
+import { admissionInstances, until, type FaultSystem, type InstanceName } from './system';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Load
 
 /** The traffic simulator against the run's admission and ledger, with accounts of its own (`runId`). */
-export function startTraffic(system: FaultSystem, runId: string, seed: number): Service {
-  return startService(
-    'tools/traffic-simulator/src/main.ts',
-    { ...system.env(), ACCESS_TOKEN: system.token, TRAFFIC_RUN_ID: runId, TRAFFIC_SEED: String(seed), TRAFFIC_RATE_MAX: process.env['FAULTS_TRAFFIC_RATE'] ?? '25', LOG_LEVEL: 'info' },
-    0,
-    join(system.logDir, 'traffic-simulator.log'),
+/**
+ * One traffic simulator per admission replica, each with its share of the rate and accounts of its own, so that load
+ * arrives at every replica (and each forwards what it does not own).
+ */
+export function startTraffic(system: FaultSystem, runId: string, seed: number): Service[] {
+  const rate = Number(process.env['FAULTS_TRAFFIC_RATE'] ?? '25');
+  return admissionInstances.map((name, i) =>
+    startService(
+      'tools/traffic-simulator/src/main.ts',
+      {
+        ...system.env(),
+        ADMISSION_PORT: String(system.ports[name]),
+        ACCESS_TOKEN: system.token,
+        TRAFFIC_RUN_ID: `${runId}r${i}`,
+        TRAFFIC_SEED: String(seed * 10 + i),
+        TRAFFIC_RATE_MAX: String(Math.max(1, Math.round(rate / admissionInstances.length))),
+        LOG_LEVEL: 'info',
+      },
+      0,
+      join(system.logDir, `traffic-simulator-${i}.log`),
+    ),
   );
 }
 
-/** Stops the simulator (it cancels what is still running through admission first) and waits for it to exit. */
-export async function stopTraffic(traffic: Service): Promise<string> {
-  const code = await Promise.race([traffic.kill('SIGTERM'), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
-  if (code === 'timeout') await traffic.kill('SIGKILL');
-  return traffic.output();
+/** Stops the simulators (each cancels what is still running through admission first) and waits for them to exit. */
+export async function stopTraffic(traffic: Service[]): Promise<string> {
+  const outputs = await Promise.all(
+    traffic.map(async (t) => {
+      const code = await Promise.race([t.kill('SIGTERM'), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+      if (code === 'timeout') await t.kill('SIGKILL');
+      return t.output();
+    }),
+  );
+  return outputs.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -36,13 +57,21 @@ export async function stopTraffic(traffic: Service): Promise<string> {
 export class AdmissionProbe {
   private n = 0;
   readonly accountId: string;
+  /** A free-plan account (10 requests per minute per user) for the exactness bursts. */
+  readonly freeAccountId: string;
+  /** Replicas the probe may call (a paused or killed one is taken out by the phase that stops it). */
+  via: InstanceName[] = [...admissionInstances];
+  /** The replica that decided the last probe (the `access-replica` header). */
+  lastDecidedBy = '';
 
   constructor(private readonly system: FaultSystem) {
     this.accountId = `probe-${system.id.slice(-8)}`;
+    this.freeAccountId = `free-${system.id.slice(-8)}`;
   }
 
   private url(path: string): string {
-    return `http://127.0.0.1:${this.system.ports.admission}${path}`;
+    const name = this.via[this.n % this.via.length] as InstanceName;
+    return `http://127.0.0.1:${this.system.ports[name]}${path}`;
   }
 
   private call(url: string, body: unknown): Promise<Response> {
@@ -62,6 +91,8 @@ export class AdmissionProbe {
     if (![200, 201].includes(put.status)) throw new Error(`opening the probe account: ${put.status} ${await put.text()}`);
     const grant = await fetch(`${ledger}/grants`, { method: 'POST', headers, body: JSON.stringify({ grantId: `${this.accountId}-g`, credits: 1_000_000, source: 'purchase' }) });
     if (![200, 201].includes(grant.status)) throw new Error(`granting the probe account: ${grant.status} ${await grant.text()}`);
+    const free = await fetch(`http://127.0.0.1:${this.system.ports['credit-ledger']}/v1/accounts/${this.freeAccountId}`, { method: 'PUT', headers, body: JSON.stringify({ plan: 'free' }) });
+    if (![200, 201].includes(free.status)) throw new Error(`opening the free probe account: ${free.status} ${await free.text()}`);
     // Until admission has seen the balance, a probe would be refused for credits: wait for a real admit.
     await until('admission admitting the probe account', async () => (await this.once()) === 200, 30_000);
   }
@@ -84,6 +115,7 @@ export class AdmissionProbe {
         estimate: { meters: { input_tokens: 1_000, output_tokens: 1_000 }, dimensions: {} },
       });
       const body = (await response.json().catch(() => ({}))) as { admissionId?: string };
+      this.lastDecidedBy = response.headers.get(DECIDED_BY_HEADER) ?? '';
       if (response.status === 200 && body.admissionId !== undefined) {
         const now = new Date().toISOString();
         const done = await this.call(this.url(`/v1/admissions/${body.admissionId}/complete`), {
@@ -110,6 +142,50 @@ export class AdmissionProbe {
     }
   }
 
+  /** The admission instance that owns the probe account now (the replica that decides its requests). */
+  async owner(): Promise<{ name: InstanceName; replica: string }> {
+    await until('a probe decided', async () => [200, 402, 429].includes(await this.once()), 30_000, 100);
+    const replica = this.lastDecidedBy;
+    const name = admissionInstances.find((i) => replica.includes(`-${String(this.system.pidOf(i))}-`));
+    if (name === undefined) throw new Error(`no running admission instance is replica ${replica}`);
+    return { name, replica };
+  }
+
+  /** Milliseconds from `sinceMs` until a replica other than `replica` decides a probe. */
+  async takenOverAfter(sinceMs: number, replica: string, timeoutMs = 30_000): Promise<number> {
+    await until('another replica deciding for the probe account', async () => [200, 402, 429].includes(await this.once()) && this.lastDecidedBy !== replica, timeoutMs, 25);
+    return Date.now() - sinceMs;
+  }
+
+  /**
+   * Exactness across replicas: 14 requests of one new user of the free plan (10 per minute) sent round-robin over the
+   * replicas in reach, each admitted one completed at once; returns how many were admitted (one instance: 10).
+   */
+  async burst(userId: string): Promise<{ admitted: number; rejected: number; other: number[] }> {
+    let admitted = 0;
+    let rejected = 0;
+    const other: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      this.n += 1;
+      const requestId = `${userId}-${this.n}`;
+      const request = { requestId, accountId: this.freeAccountId, userId, model: 'codex-1', endpoint: 'code.complete', priority: 'standard', estimate: { meters: { input_tokens: 0, output_tokens: 0 }, dimensions: {} } };
+      const response = await this.call(this.url('/v1/admissions'), request);
+      const body = (await response.json().catch(() => ({}))) as { admissionId?: string; reason?: string };
+      if (response.status === 200 && body.admissionId !== undefined) {
+        admitted++;
+        const now = new Date().toISOString();
+        this.n += 1;
+        const done = await this.call(this.url(`/v1/admissions/${body.admissionId}/complete`), {
+          admissionId: body.admissionId, requestId, accountId: this.freeAccountId, userId, model: 'codex-1', endpoint: 'code.complete',
+          status: 'succeeded', meters: { input_tokens: 0, output_tokens: 0 }, dimensions: {}, gpuSeconds: 0, durationMs: 0, startedAt: now, endedAt: now,
+        });
+        if (done.status !== 202) other.push(done.status);
+      } else if (response.status === 429 && body.reason === 'rate_limited') rejected++;
+      else other.push(response.status);
+    }
+    return { admitted, rejected, other };
+  }
+
   /** Milliseconds from `sinceMs` until admission decides again (200, 402 or 429, not 503 or no answer). */
   async recoveredAfter(sinceMs: number, timeoutMs = 60_000): Promise<number> {
     await until('admission deciding again', async () => [200, 402, 429].includes(await this.once()), timeoutMs, 100);
@@ -120,8 +196,11 @@ export class AdmissionProbe {
 // ---------------------------------------------------------------------------------------------------------------
 // Quiescence and audits
 
-/** Waits until the ledger has applied everything on its input topics and published its outbox. */
-export async function ledgerCaughtUp(system: FaultSystem, timeoutMs = 120_000): Promise<void> {
+/**
+ * Waits until the ledger has applied everything on its input topics (its stored positions reach each partition's last
+ * committed message, `dataEnds` from readRunTopics) and published its outbox.
+ */
+export async function ledgerCaughtUp(system: FaultSystem, dataEnds: Map<string, bigint>, timeoutMs = 120_000): Promise<void> {
   const db = await system.ledgerDb();
   await until(
     'the ledger applying every decision and completion and draining its outbox',
@@ -133,7 +212,10 @@ export async function ledgerCaughtUp(system: FaultSystem, timeoutMs = 120_000): 
           [system.ledgerGroupId, topic],
         );
         const stored = new Map(rows.map((r) => [Number(r.partition), BigInt(r.next_offset)]));
-        for (const [partition, end] of high) if (end > 0n && stored.get(partition) !== end) return false;
+        for (const [partition] of high) {
+          const end = dataEnds.get(`${topic}:${partition}`) ?? 0n;
+          if (end > 0n && (stored.get(partition) ?? 0n) < end) return false;
+        }
       }
       const [{ n }] = (await db.query('SELECT count(*)::int AS n FROM outbox')) as [{ n: number }];
       return n === 0;
@@ -143,39 +225,67 @@ export async function ledgerCaughtUp(system: FaultSystem, timeoutMs = 120_000): 
   );
 }
 
-/** Every event id on the run's admissions, usage and ledger topics, by topic (read from the beginning to the current end). */
-export async function eventIdsOnKafka(system: FaultSystem): Promise<Map<string, Set<string>>> {
+/** What the run's input topics hold, read to their end (traffic stopped). */
+export interface RunTopics {
+  /** topic → event ids. */
+  readonly ids: Map<string, Set<string>>;
+  /**
+   * topic:partition → one past the last committed message. Decisions are written in transactions, whose commit markers
+   * take offsets of their own: a consumer that has applied everything stores this offset, not the high watermark.
+   */
+  readonly dataEnds: Map<string, bigint>;
+  /** Every committed decision: the replica that published it (access-replica header), when, and its account. */
+  readonly decisions: { replica: string; decidedAtMs: number; accountId: string }[];
+}
+
+/** Reads the run's admissions, usage and ledger topics to their high watermarks, committed messages only. */
+export async function readRunTopics(system: FaultSystem): Promise<RunTopics> {
   const topics = [system.topics.admissions, system.topics.usage, system.topics.ledger];
   const ids = new Map(topics.map((t) => [t, new Set<string>()]));
+  const dataEnds = new Map<string, bigint>();
+  const decisions: RunTopics['decisions'] = [];
   const remaining = new Map<string, bigint>();
   for (const topic of topics) {
     const [low, high] = await Promise.all([system.admin.lowWatermarks(topic), system.admin.highWatermarks(topic)]);
     for (const [partition, end] of high) if (end > (low.get(partition) ?? 0n)) remaining.set(`${topic}:${partition}`, end);
   }
-  if (remaining.size === 0) return ids;
-  const groupId = testName('faults_read');
-  const consumer = new RawBatchConsumer(system.kafka, { groupId, topics, fromBeginning: true, commitOffsets: false, maxWaitMs: 100 });
+  if (remaining.size === 0) return { ids, dataEnds, decisions };
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (done = resolve));
+  const groupId = testName('faults_read');
+  const consumer = new RawBatchConsumer(system.kafka, {
+    groupId,
+    topics,
+    fromBeginning: true,
+    commitOffsets: false,
+    maxWaitMs: 100,
+    // Positions count transaction markers, which no handler sees: the end of a partition is reached by position.
+    onPosition: (topic, partition, next) => {
+      const key = `${topic}:${partition}`;
+      const end = remaining.get(key);
+      if (end !== undefined && next >= end) {
+        remaining.delete(key);
+        if (remaining.size === 0) done();
+      }
+    },
+  });
   await consumer.start(async (messages, context) => {
     const key = `${context.topic}:${context.partition}`;
-    const end = remaining.get(key);
     for (const message of messages) {
-      if (end !== undefined && BigInt(message.offset) >= end) break;
+      dataEnds.set(key, BigInt(message.offset) + 1n);
       const parsed = message.value === null ? null : parseEventJson(message.value);
-      if (parsed?.ok) ids.get(context.topic)!.add(parsed.event.id);
-    }
-    const last = messages.at(-1);
-    if (end !== undefined && last !== undefined && BigInt(last.offset) + 1n >= end) {
-      remaining.delete(key);
-      if (remaining.size === 0) done();
+      if (!parsed?.ok) continue;
+      ids.get(context.topic)!.add(parsed.event.id);
+      if (parsed.event.type === EVENTS.admissionDecided) {
+        decisions.push({ replica: message.headers[DECIDED_BY_HEADER] ?? '', decidedAtMs: Date.parse(parsed.event.data.decidedAt), accountId: parsed.event.data.accountId });
+      }
     }
   });
   await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error(`reading the run's topics: ${[...remaining.keys()].join(', ')} not read to their end in 60 s`)), 60_000))]).finally(
     () => consumer.stop(),
   );
   await system.admin.deleteGroups([groupId]).catch(() => undefined);
-  return ids;
+  return { ids, dataEnds, decisions };
 }
 
 const tableOf = (system: FaultSystem): Record<string, string> => ({
@@ -188,7 +298,7 @@ const tableOf = (system: FaultSystem): Record<string, string> => ({
  * Waits until every event id on Kafka is in its ClickHouse table; then checks that no row is there twice.
  * Returns the rows per table.
  */
-export async function everyEventInClickhouse(system: FaultSystem, onKafka: Map<string, Set<string>>, timeoutMs = 120_000): Promise<Record<string, number>> {
+export async function everyEventInClickhouse(system: FaultSystem, onKafka: ReadonlyMap<string, Set<string>>, timeoutMs = 120_000): Promise<Record<string, number>> {
   const ch = system.clickhouse();
   const tables = tableOf(system);
   const counts: Record<string, number> = {};

@@ -66,6 +66,30 @@ const entries: Record<ServiceName, string> = {
 };
 export const serviceNames = Object.keys(entries) as ServiceName[];
 
+/**
+ * The processes of a run: three admission replicas (one service: any accepts any request), two instances each of the
+ * ledger and of ingest (their consumer groups share the partitions), one load-feedback.
+ */
+export type InstanceName = ServiceName | 'admission-2' | 'admission-3' | 'credit-ledger-2' | 'usage-ingest-2';
+const instanceSpecs: Record<InstanceName, { service: ServiceName; portOffset: number }> = {
+  admission: { service: 'admission', portOffset: 100 },
+  'admission-2': { service: 'admission', portOffset: 101 },
+  'admission-3': { service: 'admission', portOffset: 102 },
+  'credit-ledger': { service: 'credit-ledger', portOffset: 200 },
+  'credit-ledger-2': { service: 'credit-ledger', portOffset: 201 },
+  'usage-ingest': { service: 'usage-ingest', portOffset: 300 },
+  'usage-ingest-2': { service: 'usage-ingest', portOffset: 301 },
+  'load-feedback': { service: 'load-feedback', portOffset: 400 },
+};
+export const instanceNames = Object.keys(instanceSpecs) as InstanceName[];
+export const admissionInstances: InstanceName[] = ['admission', 'admission-2', 'admission-3'];
+const portVariable: Record<ServiceName, string> = {
+  admission: 'ADMISSION_PORT',
+  'credit-ledger': 'LEDGER_PORT',
+  'usage-ingest': 'USAGE_INGEST_PORT',
+  'load-feedback': 'LOAD_FEEDBACK_PORT',
+};
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 200): Promise<number> {
   const t0 = Date.now();
   let last = '';
@@ -134,15 +158,10 @@ export class FaultSystem {
   readonly clickhouseDatabase = this.id;
   readonly ledgerGroupId = `${this.id}.credit-ledger`;
   readonly topics: Topics;
-  readonly ports: Record<ServiceName, number> = {
-    admission: portBase + 100,
-    'credit-ledger': portBase + 200,
-    'usage-ingest': portBase + 300,
-    'load-feedback': portBase + 400,
-  };
+  readonly ports = Object.fromEntries(instanceNames.map((name) => [name, portBase + instanceSpecs[name].portOffset])) as Record<InstanceName, number>;
   readonly kafka: Kafka = createKafka({ brokers: kafkaBrokers, clientId: 'access-faults' });
   readonly admin = new KafkaAdmin(this.kafka);
-  private readonly services = new Map<ServiceName, Service>();
+  private readonly services = new Map<InstanceName, Service>();
   private db: DataSource | undefined;
 
   constructor() {
@@ -175,8 +194,8 @@ export class FaultSystem {
         return { name: topic, partitions: spec.partitions, compacted: spec.compacted };
       }),
     );
-    for (const name of serviceNames) this.start(name);
-    await Promise.all(serviceNames.map((name) => this.ready(name)));
+    for (const name of instanceNames) this.start(name);
+    await Promise.all(instanceNames.map((name) => this.ready(name)));
   }
 
   /** A Postgres connection to the run's database (the ledger's tables are in `public`), opened once. */
@@ -238,13 +257,31 @@ export class FaultSystem {
     return join(logDir, 'faults', this.id);
   }
 
-  start(name: ServiceName): Service {
-    const service = startService(entries[name], { ...this.env(), LOG_LEVEL: 'info' }, this.ports[name], join(this.logDir, `${name}.log`));
+  start(name: InstanceName): Service {
+    const { service: kind } = instanceSpecs[name];
+    const env = { ...this.env(), LOG_LEVEL: 'info', [portVariable[kind]]: String(this.ports[name]) };
+    const service = startService(entries[kind], env, this.ports[name], join(this.logDir, `${name}.log`));
     this.services.set(name, service);
     return service;
   }
 
-  ready(name: ServiceName): Promise<void> {
+  /** The pid of an instance's current process (admission replicas name theirs in their replica id). */
+  pidOf(name: InstanceName): number | undefined {
+    return this.services.get(name)?.process.pid;
+  }
+
+  /** SIGSTOP or SIGCONT an instance: a process paused by the OS, the zombie of a replica. */
+  signal(name: InstanceName, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    const pid = this.pidOf(name);
+    if (pid !== undefined) process.kill(pid, signal);
+  }
+
+  /** SIGKILL without a restart. */
+  async killOnly(name: InstanceName): Promise<void> {
+    await this.services.get(name)?.kill('SIGKILL');
+  }
+
+  ready(name: InstanceName): Promise<void> {
     const service = this.services.get(name);
     if (service === undefined) throw new Error(`${name} was not started`);
     return waitReady(service, faultsLimits.serviceReadyMs).catch((error: unknown) => {
@@ -253,13 +290,13 @@ export class FaultSystem {
   }
 
   /** SIGKILL, then a new process at once; resolves when the new one was spawned (not yet ready). */
-  async kill(name: ServiceName): Promise<void> {
+  async kill(name: InstanceName): Promise<void> {
     await this.services.get(name)?.kill('SIGKILL');
     this.start(name);
   }
 
   /** What a service printed (its tail), for failure messages. */
-  output(name: ServiceName): string {
+  output(name: InstanceName): string {
     return this.services.get(name)?.output() ?? '';
   }
 
