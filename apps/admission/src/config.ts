@@ -27,7 +27,7 @@ export const admissionEnvSchema = commonEnvSchema.extend({
   ADMISSION_GROUP_HEARTBEAT_MS: z.coerce.number().int().min(10).max(10_000).default(100),
   /** Longest a request waits for the owner of its account while a partition changes hands, then 503 + Retry-After. */
   ADMISSION_ROUTE_DEADLINE_MS: z.coerce.number().int().min(0).max(60_000).default(2_500),
-  /** How long an admitted decision may wait for others to share its Kafka request (acks=all). */
+  /** How long a completion from /complete may wait for others to share its Kafka request (acks=all); decisions go through their partition's transaction. */
   ADMISSION_PRODUCER_LINGER_MS: z.coerce.number().int().min(0).max(50).default(1),
   /** Overrides the computed look-back of the restart replay (see replayLookbackMs). */
   ADMISSION_REPLAY_LOOKBACK_MS: optionalPositiveInt,

@@ -56,7 +56,8 @@ describe('admission replicas', () => {
         const answer = await admit(request, pick());
         if (answer.status === 200) {
           admitted++;
-          expect((await complete(answer, request)).status).toBe(202);
+          const done = await complete(answer, request);
+          expect(done.status, JSON.stringify(done.body)).toBe(202);
         } else reasons.add(String(answer.body.reason));
       }
       return { admitted, reasons };

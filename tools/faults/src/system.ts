@@ -5,6 +5,7 @@
  * shared or external server. Everything of a run is its own besides: topics, consumer groups, a Postgres database,
  * a ClickHouse database, accounts. Loopback only.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { topicCatalog, TOPICS } from '@access/contracts';
 import { SCOPES, TokenStore, generateToken } from '@access/platform-auth';
@@ -180,6 +181,8 @@ export class FaultSystem {
 
   /** Servers, the run's topics and databases, the token; then the four services, each until ready. */
   async setUp(): Promise<void> {
+    // The servers log there; a checkout where the local stack never ran has no such folder yet.
+    mkdirSync(logDir, { recursive: true });
     if (faultsPostgres.pid() === undefined) faultsPostgres.start();
     await Promise.all([ensureServer(faultsKafka, kafkaReady), ensureServer(faultsClickhouse, clickhouseReady)]);
     await ensureDatabase(this.databaseUrl);
