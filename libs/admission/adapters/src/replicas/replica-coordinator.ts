@@ -138,10 +138,8 @@ export class ReplicaCoordinator {
   private async readOwners(): Promise<void> {
     const view = await this.group.describe();
     if (view.state !== 'Stable') {
-      // Assignments are being redone: nobody else owns anything for sure; look again shortly.
-      for (let p = 0; p < this.options.table.partitions; p++) {
-        if (!this.acquisitions.has(p)) this.options.table.set(p, { kind: 'unknown' });
-      }
+      // Assignments are being redone. The owners known so far keep deciding until they hear their new assignment (and
+      // fencing keeps that safe), so requests go on being forwarded to them; look again shortly.
       if (!this.stopped) setTimeout(() => void this.refreshOwners(), replicaLimits.ownerRefreshIntervalMsMin).unref();
       return;
     }
