@@ -71,6 +71,11 @@ export class TransactionalProducer {
    */
   async connect(): Promise<void> {
     await this.producer.connect();
+    // kafkajs's connect() initializes an idempotent producer id only; the transactional id is initialized (InitProducerId
+    // with the id: the epoch bump that fences) when the first transaction begins. Beginning and aborting an empty one
+    // fences the previous writer now rather than at the first send (ownership.int.spec.ts shows the difference).
+    const fence = await this.producer.transaction();
+    await fence.abort();
     this.connected = true;
   }
 

@@ -18,11 +18,17 @@ export interface ForwardedAnswer {
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those the local server sets itself. */
 const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'upgrade', 'proxy-connection', 'te', 'trailer']);
 
+/** What the router needs to reach an owner (Forwarder; a fake in tests). */
+export interface OwnerClient {
+  readonly replicaId: string;
+  post(url: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<ForwardedAnswer>;
+}
+
 /**
  * Forwards a request to the replica that owns its account, over a keep-alive connection pool per owner. One hop:
  * the owner sees FORWARDED_HEADER and decides or says it is not the owner, never forwards again.
  */
-export class Forwarder {
+export class Forwarder implements OwnerClient {
   private readonly pools = new Map<string, Pool>();
 
   constructor(readonly replicaId: string) {}

@@ -1,7 +1,7 @@
 import { OwnershipTable } from '@access/admission-application';
 import { PROBLEM_CONTENT_TYPE, problem } from '@access/platform-http';
 import { ownerUnavailable, type HttpAnswer } from '../http/render';
-import { DECIDED_BY_HEADER, Forwarder, NOT_OWNER_HEADER, type ForwardedAnswer } from './forwarder';
+import { DECIDED_BY_HEADER, Forwarder, NOT_OWNER_HEADER, type ForwardedAnswer, type OwnerClient } from './forwarder';
 import { replicaLimits } from './limits';
 
 /** A request that needs the owner of its account: what the edge parsed, and what to forward if it is elsewhere. */
@@ -36,7 +36,7 @@ export class AdmissionRouter {
   constructor(
     private readonly table: OwnershipTable,
     private readonly owners: OwnerDirectory,
-    private readonly forwarder: Forwarder,
+    private readonly forwarder: OwnerClient,
     private readonly deadlineMs: number = replicaLimits.routeDeadlineMsDefault,
     private readonly onForward?: (outcome: 'answered' | 'failed' | 'not_owner') => void,
   ) {}
