@@ -56,10 +56,10 @@ export class Invariants {
   /** After every step: what the step could have changed. */
   afterStep(): void {
     const db = this.ledger.db;
-    for (const accountId of db.touched) this.checkAccount(accountId);
-    db.touched.clear();
     const twice = db.resolvedTwice[0];
     if (twice !== undefined) this.fail('settled-at-most-once', `admission ${twice} was settled or voided ${db.resolutions.get(twice)} times`);
+    for (const accountId of db.touched) this.checkAccount(accountId);
+    db.touched.clear();
     const secondRows = this.clickhouse.secondRows;
     for (; this.secondRowsSeen < secondRows.length; this.secondRowsSeen++) {
       const second = secondRows[this.secondRowsSeen]!;
