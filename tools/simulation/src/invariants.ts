@@ -103,7 +103,7 @@ export class Invariants {
   }
 
   private checkConcurrency(key: string): void {
-    const [accountId, userId] = key.split('/') as [string, string];
+    const [accountId] = key.split('/') as [string];
     const account = this.callers.accounts.find((a) => a.accountId === accountId)!;
     const limit = this.world.catalog.plans.plans.get(account.plan)!.concurrentRequests;
     let running = 0;
