@@ -108,7 +108,11 @@ export class Callers {
     this.touchedUsers.add(user);
     if (world.fault('neverComplete')) return;
     const timeoutMs = world.options.reservationTimeoutMs;
-    const durationMs = world.fault('completeLate') ? world.rng.int(timeoutMs + 1, timeoutMs * 2) : world.rng.int(10, Math.floor(timeoutMs / 4));
+    const durationMs = world.fault('completeEarly')
+      ? world.rng.int(0, 3)
+      : world.fault('completeLate')
+        ? world.rng.int(timeoutMs + 1, timeoutMs * 2)
+        : world.rng.int(10, Math.floor(timeoutMs / 4));
     world.sched.after(durationMs, `caller.finish ${event.admissionId}`, () => this.finish(event));
   }
 

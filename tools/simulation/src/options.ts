@@ -29,6 +29,8 @@ export interface FaultRates {
   readonly completeTwice: number;
   /** Per completion: a same-content copy under a new event id reaches the usage topic (a caller speaking Kafka). */
   readonly completionCopy: number;
+  /** Per admitted request: the completion comes at once (it may reach the ledger before its decision). */
+  readonly completeEarly: number;
   /** Per admitted request: the completion comes after the reservation expired. */
   readonly completeLate: number;
   /** Per admitted request: no completion ever. */
@@ -94,7 +96,8 @@ export const defaultFaults: FaultRates = {
   insertPartial: 0.01,
   clickhouseShutdown: 0.003,
   completeTwice: 0.05,
-  completionCopy: 0.05,
+  completionCopy: 0.1,
+  completeEarly: 0.2,
   completeLate: 0.03,
   neverComplete: 0.02,
   admitTwice: 0.03,
