@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 // Module boundaries follow ../shared/STYLE.md: app -> application -> domain; adapters -> application/domain/platform;
 // domain libraries import nothing but contracts-free pure code, and never @nestjs/*, typeorm, kafkajs or @clickhouse/client.
 export default [
-  { ignores: ['**/node_modules/**', '.local/**', '.nx/**', 'dist/**', 'tmp/**', 'docs/**'] },
+  { ignores: ['**/node_modules/**', '.local/**', '.nx/**', '**/dist/**', 'tmp/**', 'docs/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -26,6 +26,10 @@ export default [
             { sourceTag: 'type:adapters', onlyDependOnLibsWithTags: ['type:domain', 'type:application', 'type:contracts', 'type:platform', 'type:adapters', 'type:testing'] },
             { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:platform', 'type:contracts', 'type:testing'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:platform', 'type:contracts', 'type:testing', 'type:domain'] },
+            // The published client (libs/client) stands alone: its build has no path aliases, so src/ cannot import the
+            // monorepo at all; its tests may use the testing and platform libraries to start the real services.
+            { sourceTag: 'type:client', onlyDependOnLibsWithTags: ['type:testing', 'type:platform', 'type:contracts'],
+              bannedExternalImports: ['@nestjs/*', 'typeorm', 'kafkajs', '@clickhouse/client', 'pg', 'fastify'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['*'] },
             { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['*'] },
           ],
