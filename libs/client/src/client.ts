@@ -11,6 +11,8 @@ import type {
   CompletionAccepted,
   CompletionStatus,
   Dimensions,
+  Grant,
+  GrantRequest,
   LedgerEventsPage,
   Meters,
   Problem,
@@ -72,7 +74,8 @@ const rejectionReasons: readonly RejectionReason[] = ['rate_limited', 'concurren
 const requestTimeoutMsMax = 5 * 60_000;
 
 /**
- * A client of the admission service (and, with `ledgerUrl`, of the ledger's reads), over plain `fetch`.
+ * A client of the admission service (and, with `ledgerUrl`, of the credit ledger's accounts, grants, balances and
+ * events), over plain `fetch`.
  * Decisions are values (`admitted` or `rejected` with its reason); errors the caller must fix or cannot wait out
  * are thrown as `AccessApiError` (problem+json) or `AccessNetworkError`. Every call that is retried is
  * idempotent on the server, and an admission is retried with the same `requestId`, so a retry after a lost
@@ -206,6 +209,23 @@ export class AccessClient {
     return { decision: 'admitted', admission, completion, value: outcome.value };
   }
 
+  /**
+   * Opens the account on `plan`, or changes its plan (`PUT /v1/accounts/{id}`, scope `ledger:write`; idempotent).
+   * Returns the balance after it, and whether the account was opened by this call.
+   */
+  async openAccount(accountId: string, plan: string): Promise<Balance & { created: boolean }> {
+    const answer = await this.call(this.ledger(), 'PUT', `/v1/accounts/${encodeURIComponent(accountId)}`, { plan });
+    if (answer.status !== 200 && answer.status !== 201) throw apiError(answer);
+    return { ...(answer.body as Balance), created: answer.status === 201 };
+  }
+
+  /** Grants credits (`POST /v1/accounts/{id}/grants`, scope `ledger:write`); the same `grantId` and body again is answered with the first grant. */
+  async grant(accountId: string, grant: GrantRequest): Promise<Grant> {
+    const answer = await this.call(this.ledger(), 'POST', `/v1/accounts/${encodeURIComponent(accountId)}/grants`, grant);
+    if (answer.status !== 200 && answer.status !== 201) throw apiError(answer);
+    return { ...(answer.body as Omit<Grant, 'created'>), created: answer.status === 201 };
+  }
+
   /** The account's balance from the ledger (`GET /v1/accounts/{id}/balance`, scope `ledger:read`). */
   async balance(accountId: string): Promise<Balance> {
     const answer = await this.call(this.ledger(), 'GET', `/v1/accounts/${encodeURIComponent(accountId)}/balance`);
@@ -241,7 +261,7 @@ export class AccessClient {
   }
 
   /** One HTTP call with the retry policy: network errors and 502/503/504 are retried, honouring `Retry-After`. */
-  private async call(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Answer> {
+  private async call(base: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<Answer> {
     const startMs = this.clock.nowMs();
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {

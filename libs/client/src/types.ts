@@ -147,6 +147,29 @@ export interface Balance {
   [field: string]: unknown;
 }
 
+/** The body of `POST /v1/accounts/{accountId}/grants`: idempotent by `grantId`. */
+export interface GrantRequest {
+  grantId: string;
+  credits: number;
+  source: 'purchase' | 'promo' | 'plan' | 'enterprise';
+  priority?: number;
+  effectiveAt?: string;
+  expiresAt?: string | null;
+}
+
+export interface Grant {
+  accountId: string;
+  grantId: string;
+  credits: number;
+  source: string;
+  priority: number;
+  effectiveAt: string;
+  expiresAt: string | null;
+  recordedAt: string;
+  /** False when the same grant had been recorded before (the answer was 200, not 201). */
+  created: boolean;
+}
+
 export interface LedgerEvent {
   version: number;
   type: string;

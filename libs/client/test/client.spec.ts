@@ -258,7 +258,7 @@ describe('AccessClient against a local fake', () => {
     });
   });
 
-  describe('ledger reads', () => {
+  describe('ledger', () => {
     it('balance and events (paged through by allEvents)', async () => {
       const balance = { accountId: 'acct-7', plan: 'pro', balanceCredits: 1000, heldCredits: 0, availableCredits: 1000, grants: [], version: 3, asOf: null };
       const event = (version: number) => ({ version, type: 'ledger.credits_granted', id: `e${version}`, occurredAt: '2026-12-04T12:00:00.000Z', data: {} });
@@ -278,6 +278,30 @@ describe('AccessClient against a local fake', () => {
         'GET /v1/accounts/acct-7/events?afterVersion=2&limit=2',
         'GET /v1/accounts/acct-7/events?afterVersion=3&limit=2',
       ]);
+    });
+
+    it('openAccount and grant: created or already there, retried when the ledger is not ready, 409 typed', async () => {
+      const balance = { accountId: 'acct-7', plan: 'pro', balanceCredits: 0, heldCredits: 0, availableCredits: 0, grants: [], version: 1, asOf: null };
+      const grant = { grantId: 'g-1', credits: 500, source: 'purchase' as const };
+      const recorded = { accountId: 'acct-7', ...grant, priority: 40, effectiveAt: 't', expiresAt: null, recordedAt: 't' };
+      server.script(
+        { status: 201, body: balance },
+        { status: 200, body: balance },
+        { status: 503, body: {} },
+        { status: 201, body: recorded },
+        { status: 200, body: recorded },
+        { status: 409, body: { type: 't', title: 'Conflict', status: 409, detail: 'g-1 has another body', code: 'LEDGER.CONFLICT' } },
+      );
+      expect(await client.openAccount('acct-7', 'pro')).toMatchObject({ plan: 'pro', created: true });
+      expect(await client.openAccount('acct-7', 'pro')).toMatchObject({ created: false });
+      expect(await client.grant('acct-7', grant)).toMatchObject({ grantId: 'g-1', created: true });
+      expect(await client.grant('acct-7', grant)).toMatchObject({ grantId: 'g-1', created: false });
+      await expect(client.grant('acct-7', { ...grant, credits: 1 })).rejects.toMatchObject({ status: 409, code: 'LEDGER.CONFLICT' });
+      expect(server.received.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'PUT /v1/accounts/acct-7', 'PUT /v1/accounts/acct-7',
+        'POST /v1/accounts/acct-7/grants', 'POST /v1/accounts/acct-7/grants', 'POST /v1/accounts/acct-7/grants', 'POST /v1/accounts/acct-7/grants',
+      ]);
+      expect(server.received[0]!.body).toEqual({ plan: 'pro' });
     });
 
     it('404 from the ledger is AccessApiError; without ledgerUrl, ledger reads are a configuration error', async () => {

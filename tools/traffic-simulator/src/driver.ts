@@ -1,10 +1,11 @@
 /**
- * The HTTP side of the traffic simulator: it speaks the public contracts only (CONTRACTS.md), as the
- * internal services would. Opens the accounts and grants on the ledger, sends what the pure Workload
+ * The HTTP side of the traffic simulator: it speaks the public contracts only (CONTRACTS.md), through the
+ * client SDK (`@access/client`) as the internal services would. Opens the accounts and grants on the ledger, sends what the pure Workload
  * says is due to admission, runs each admitted request for its planned time and completes it with its
  * actual meters. Bounded: a global rate cap, a cap on HTTP calls in flight and on requests running, and
  * `stop()` cancels what is still running (so holds and slots are given back) within a deadline.
  */
+import { AccessApiError, AccessClient, type AdmissionResult } from '@access/client';
 import {
   RateCap,
   Workload,
@@ -26,7 +27,9 @@ export const driverLimits = {
   /** Admitted requests running at once (each has a timer); beyond it the oldest is completed early. */
   runningMax: 5_000,
   httpTimeoutMs: 5_000,
-  completionAttemptsMax: 3,
+  /** The SDK's retries per call (network errors, 503 with Retry-After), bounded in attempts and time. */
+  callAttemptsMax: 3,
+  callRetryMsMax: 10_000,
   /** How long setup waits for the ledger to answer. */
   setupWaitMsMax: 60_000,
   /** How long stop() spends cancelling what is still running. */
@@ -60,6 +63,7 @@ export class TrafficDriver {
   private readonly workload: Workload;
   private readonly cap: RateCap;
   private readonly now: () => number;
+  private readonly client: AccessClient;
   private readonly running = new Map<string, Running>();
   private readonly inFlight = new Set<Promise<void>>();
   private loop: NodeJS.Timeout | undefined;
@@ -72,47 +76,35 @@ export class TrafficDriver {
     this.workload = new Workload(options.runId, options.seed, t0);
     this.cap = new RateCap(options.ratePerSecond, Math.max(1, Math.ceil(options.ratePerSecond)), t0);
     this.stats = emptyStats(t0);
-  }
-
-  private headers(): Record<string, string> {
-    return { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' };
-  }
-
-  private async call(url: string, method: string, body: unknown): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(url, { method, headers: this.headers(), body: JSON.stringify(body), signal: AbortSignal.timeout(driverLimits.httpTimeoutMs) });
-    const text = await response.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text.length > 0 ? JSON.parse(text) : null;
-    } catch {
-      parsed = text;
-    }
-    return { status: response.status, body: parsed };
+    this.client = new AccessClient({
+      admissionUrl: options.admissionUrl,
+      ledgerUrl: options.ledgerUrl,
+      token: options.token,
+      userAgent: 'access-traffic-simulator',
+      requestTimeoutMs: driverLimits.httpTimeoutMs,
+      retry: { attemptsMax: driverLimits.callAttemptsMax, totalMsMax: driverLimits.callRetryMsMax },
+    });
   }
 
   /** Opens every account on its plan and grants its credits; idempotent (fixed ids), retried until the ledger answers. */
   async setup(): Promise<void> {
     const deadline = this.now() + driverLimits.setupWaitMsMax;
     for (const account of this.accounts) {
-      const steps: { url: string; method: string; body: unknown; ok: number[] }[] = [
-        { url: `${this.options.ledgerUrl}/v1/accounts/${account.accountId}`, method: 'PUT', body: { plan: account.plan }, ok: [200, 201] },
-        ...account.grants.map((g) => ({ url: `${this.options.ledgerUrl}/v1/accounts/${account.accountId}/grants`, method: 'POST', body: g, ok: [200, 201] })),
+      const steps: { what: string; send: () => Promise<unknown> }[] = [
+        { what: `open ${account.accountId}`, send: () => this.client.openAccount(account.accountId, account.plan) },
+        ...account.grants.map((g) => ({ what: `grant ${g.grantId} to ${account.accountId}`, send: () => this.client.grant(account.accountId, g) })),
       ];
       for (const step of steps) {
         for (;;) {
           if (this.stopping) return;
-          let detail: string;
           try {
-            const answer = await this.call(step.url, step.method, step.body);
-            if (step.ok.includes(answer.status)) break;
-            detail = `${answer.status} ${JSON.stringify(answer.body)}`;
-            // A 4xx other than "not ready" will not get better by retrying: the simulator's data is wrong.
-            if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) throw new Error(`${step.method} ${step.url}: ${detail}`);
+            await step.send();
+            break;
           } catch (error) {
-            if (error instanceof Error && error.message.startsWith(step.method)) throw error;
-            detail = error instanceof Error ? error.message : String(error);
+            // A 4xx other than "not ready" will not get better by retrying: the simulator's data is wrong.
+            if (error instanceof AccessApiError && error.status >= 400 && error.status < 500 && error.status !== 429) throw new Error(`${step.what}: ${error.message}`);
+            if (this.now() > deadline) throw new Error(`the ledger did not accept ${step.what} within ${driverLimits.setupWaitMsMax} ms: ${error instanceof Error ? error.message : String(error)}`);
           }
-          if (this.now() > deadline) throw new Error(`the ledger did not accept ${step.method} ${step.url} within ${driverLimits.setupWaitMsMax} ms: ${detail}`);
           await sleep(1_000);
         }
       }
@@ -143,15 +135,13 @@ export class TrafficDriver {
 
   private async admit(request: PlannedRequest): Promise<void> {
     this.stats.sentRequests += 1;
-    let answer;
+    let result: AdmissionResult | undefined;
     try {
-      const response = await this.call(`${this.options.admissionUrl}/v1/admissions`, 'POST', admissionBody(request));
-      answer = classifyAnswer(response.status, response.body);
-      if (answer.outcome === 'error') this.options.log(`admission answered ${response.status}: ${JSON.stringify(response.body).slice(0, 300)}`);
+      result = await this.client.admit(admissionBody(request));
     } catch (error) {
-      answer = classifyAnswer(0, null);
-      this.options.log(`admission call failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.log(`admission call failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
     }
+    const answer = classifyAnswer(result);
     const now = this.now();
     recordAnswer(this.stats, request, answer, now);
     if (answer.retryAfterMs !== undefined) this.workload.deferUser(request.userId, now, answer.retryAfterMs);
@@ -181,25 +171,14 @@ export class TrafficDriver {
   }
 
   private async complete(entry: Running, plan: CompletionPlan): Promise<void> {
-    const body = completionBody(entry.request, entry.admissionId, plan, entry.startedAtMs, this.now());
-    for (let attempt = 1; attempt <= driverLimits.completionAttemptsMax; attempt++) {
-      try {
-        const answer = await this.call(`${this.options.admissionUrl}/v1/admissions/${entry.admissionId}/complete`, 'POST', body);
-        if (answer.status === 202) {
-          this.stats.completionsSent += 1;
-          return;
-        }
-        if (answer.status < 500) {
-          this.options.log(`completion of ${entry.admissionId} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
-          break;
-        }
-      } catch {
-        // Retried below: admission may be restarting.
-      }
-      if (this.stopping && attempt > 1) break;
-      await sleep(1_000);
+    // The SDK retries network errors and 503 (completing twice is a no-op on the server).
+    try {
+      await this.client.complete(entry.admissionId, completionBody(entry.request, plan, entry.startedAtMs, this.now()));
+      this.stats.completionsSent += 1;
+    } catch (error) {
+      this.options.log(`completion of ${entry.admissionId} failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
+      this.stats.completionErrors += 1;
     }
-    this.stats.completionErrors += 1;
   }
 
   /**

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Admitted, Rejected } from '@access/client';
 import {
   PERSONAS,
   RateCap,
@@ -151,8 +152,7 @@ describe('Workload', () => {
     const { workload, requests } = firstRequests(5_000);
     const r = requests[0]!;
     const plan = workload.completionOf(r);
-    expect(completionBody(r, '0190a0a0-0000-7000-8000-000000000000', plan, t0, t0 + plan.runMs)).toMatchObject({
-      admissionId: '0190a0a0-0000-7000-8000-000000000000',
+    expect(completionBody(r, plan, t0, t0 + plan.runMs)).toMatchObject({
       requestId: r.requestId,
       status: plan.status,
       meters: plan.meters,
@@ -163,20 +163,30 @@ describe('Workload', () => {
 });
 
 describe('classifyAnswer', () => {
+  const admitted = (extra: Partial<Admitted>): Admitted => ({
+    decision: 'admitted', admissionId: 'a', requestId: 'r', estimatedCredits: 5, fundedBy: [], reservationExpiresAt: null, priceBookVersion: 'v', limits: [],
+    rateLimit: { policies: [], limits: [] }, ...extra,
+  });
+  const rejected = (reason: Rejected['reason'], extra: Partial<Rejected> = {}): Rejected => ({
+    decision: 'rejected', status: reason === 'insufficient_credits' ? 402 : 429, reason, code: 'C', detail: 'd', requestId: 'r', limits: [],
+    rateLimit: { policies: [], limits: [] }, ...extra,
+  });
   it.each([
-    { status: 200, body: { decision: 'admitted', admissionId: 'a', decidedBy: 'allowance', estimatedCredits: 5 }, outcome: 'admitted_allowance' },
-    { status: 200, body: { decision: 'admitted', admissionId: 'a', decidedBy: 'credits', estimatedCredits: 5 }, outcome: 'admitted_credits' },
-    { status: 200, body: { decision: 'admitted', admissionId: 'a', fundedBy: [{ source: 'allowance', credits: 2 }, { source: 'credits', credits: 3 }] }, outcome: 'admitted_credits' },
-    { status: 200, body: { decision: 'admitted', admissionId: 'a', fundedBy: [{ source: 'allowance', credits: 5 }] }, outcome: 'admitted_allowance' },
-    { status: 429, body: { decision: 'rejected', reason: 'rate_limited', retryAfterMs: 1200 }, outcome: 'rate_limited' },
-    { status: 429, body: { decision: 'rejected', reason: 'concurrency_limited' }, outcome: 'concurrency_limited' },
-    { status: 429, body: { decision: 'rejected', reason: 'load_shed' }, outcome: 'load_shed' },
-    { status: 402, body: { decision: 'rejected', reason: 'insufficient_credits' }, outcome: 'insufficient_credits' },
-    { status: 503, body: { code: 'ADMISSION.NOT_READY' }, outcome: 'error' },
-    { status: 200, body: null, outcome: 'error' },
-    { status: 429, body: { decision: 'rejected', reason: 'made_up' }, outcome: 'error' },
-  ])('given $status $body.reason$body.decidedBy, then $outcome', ({ status, body, outcome }) => {
-    expect(classifyAnswer(status, body).outcome).toBe(outcome);
+    { name: 'decided by allowance', result: admitted({ decidedBy: 'allowance' }), outcome: 'admitted_allowance' },
+    { name: 'decided by credits', result: admitted({ decidedBy: 'credits' }), outcome: 'admitted_credits' },
+    { name: 'funded partly by credits', result: admitted({ fundedBy: [{ source: 'allowance', window: '5h', credits: 2 }, { source: 'credits', credits: 3 }] }), outcome: 'admitted_credits' },
+    { name: 'funded by allowance', result: admitted({ fundedBy: [{ source: 'allowance', window: '5h', credits: 5 }] }), outcome: 'admitted_allowance' },
+    { name: 'rate limited', result: rejected('rate_limited', { retryAfterMs: 1200 }), outcome: 'rate_limited' },
+    { name: 'concurrency limited', result: rejected('concurrency_limited'), outcome: 'concurrency_limited' },
+    { name: 'load shed', result: rejected('load_shed'), outcome: 'load_shed' },
+    { name: 'insufficient credits', result: rejected('insufficient_credits'), outcome: 'insufficient_credits' },
+    { name: 'no answer (an error)', result: undefined, outcome: 'error' },
+  ])('given $name, then $outcome', ({ result, outcome }) => {
+    expect(classifyAnswer(result).outcome).toBe(outcome);
+  });
+
+  it('keeps the retry hint of a rejection', () => {
+    expect(classifyAnswer(rejected('rate_limited', { retryAfterMs: 1200 }))).toEqual({ outcome: 'rate_limited', estimatedCredits: 0, retryAfterMs: 1200 });
   });
 
   it('records counts, first occurrence and admitted credits per account', () => {

@@ -7,6 +7,7 @@
  * minutes against the shipped config/ (plans.yaml, price-book.yaml) and a sora-2 fleet of low capacity:
  * see README.md for which persona produces which outcome and why.
  */
+import type { AdmissionRequest, AdmissionResult, Usage } from '@access/client';
 import { seededRandom } from '@access/testing';
 
 export type PlanId = 'free' | 'plus' | 'pro' | 'enterprise' | 'payg';
@@ -319,7 +320,7 @@ export function scaleMeters(meters: Readonly<Record<string, number>>, ratio: num
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** The `POST /v1/admissions` body of a planned request (CONTRACTS.md). */
-export function admissionBody(request: PlannedRequest): Record<string, unknown> {
+export function admissionBody(request: PlannedRequest): AdmissionRequest {
   return {
     requestId: request.requestId,
     accountId: request.accountId,
@@ -331,10 +332,9 @@ export function admissionBody(request: PlannedRequest): Record<string, unknown> 
   };
 }
 
-/** The `POST /v1/admissions/{id}/complete` body: the data of `usage.request_completed`. */
-export function completionBody(request: PlannedRequest, admissionId: string, plan: CompletionPlan, startedAtMs: number, endedAtMs: number): Record<string, unknown> {
+/** The `POST /v1/admissions/{id}/complete` body: the data of `usage.request_completed` (the admissionId is in the path). */
+export function completionBody(request: PlannedRequest, plan: CompletionPlan, startedAtMs: number, endedAtMs: number): Usage {
   return {
-    admissionId,
     requestId: request.requestId,
     accountId: request.accountId,
     userId: request.userId,
@@ -362,22 +362,14 @@ export interface ClassifiedAnswer {
 }
 
 /** Reads an admission answer (status and parsed JSON body) into an outcome. Unknown shapes are errors. */
-export function classifyAnswer(status: number, body: unknown): ClassifiedAnswer {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const credits = typeof b['estimatedCredits'] === 'number' ? b['estimatedCredits'] : 0;
-  const retryAfterMs = typeof b['retryAfterMs'] === 'number' ? b['retryAfterMs'] : undefined;
-  if (status === 200 && b['decision'] === 'admitted' && typeof b['admissionId'] === 'string') {
-    const funded = Array.isArray(b['fundedBy']) ? (b['fundedBy'] as { source?: unknown; credits?: unknown }[]) : [];
-    const byCredits = b['decidedBy'] === 'credits' || (b['decidedBy'] === undefined && funded.some((f) => f.source === 'credits' && typeof f.credits === 'number' && f.credits > 0));
-    return { outcome: byCredits ? 'admitted_credits' : 'admitted_allowance', admissionId: b['admissionId'], estimatedCredits: credits };
+export function classifyAnswer(result: AdmissionResult | undefined): ClassifiedAnswer {
+  if (result === undefined) return { outcome: 'error', estimatedCredits: 0 };
+  const credits = result.estimatedCredits ?? 0;
+  if (result.decision === 'admitted') {
+    const byCredits = result.decidedBy === 'credits' || (result.decidedBy === undefined && result.fundedBy.some((f) => f.source === 'credits' && f.credits > 0));
+    return { outcome: byCredits ? 'admitted_credits' : 'admitted_allowance', admissionId: result.admissionId, estimatedCredits: credits };
   }
-  if ((status === 429 || status === 402) && b['decision'] === 'rejected') {
-    const reason = b['reason'];
-    if (reason === 'rate_limited' || reason === 'concurrency_limited' || reason === 'load_shed' || reason === 'insufficient_credits') {
-      return { outcome: reason, estimatedCredits: credits, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-    }
-  }
-  return { outcome: 'error', estimatedCredits: 0, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  return { outcome: result.reason, estimatedCredits: credits, ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}) };
 }
 
 /**
