@@ -132,6 +132,23 @@ describe('AccessClient against the running services', () => {
     await expect(client.balance(testName('nobody'))).rejects.toMatchObject({ status: 404, code: 'LEDGER.ACCOUNT_NOT_FOUND' });
   });
 
+  it('the README\'s runnable example (examples/quickstart.ts) runs to a settlement', async () => {
+    const { execFile } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const root = join(__dirname, '..', '..', '..');
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'libs', 'client', 'examples', 'quickstart.ts')], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, ACCESS_TOKEN: system.token, ADMISSION_URL: system.urls.admission!, LEDGER_URL: system.urls['credit-ledger']! },
+        timeout: 60_000,
+      }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stdout}\n${stderr}`)) : resolve(stdout))),
+    );
+    expect(out).toMatch(/^opened quickstart-/);
+    // 10k input tokens (2 credits) and 4k output tokens (3.2) cost 5.2, rounded up.
+    expect(out).toMatch(/settled: .*"actualCredits":6/);
+  }, 90_000);
+
   it('balance reflects the settlements', async () => {
     const balance = await client.balance(accountId);
     expect(balance).toMatchObject({ accountId, plan: 'payg' });
