@@ -1,6 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import {
+  STORABLE_TEXT_MESSAGE,
+  isStorableText,
+  reasonSchema,
   creditsSchema,
   dimensionsSchema,
   idSchema,
@@ -100,5 +104,39 @@ const cases: Record<string, Case[]> = {
 describe.each(Object.entries(cases))('%s', (_name, table) => {
   it.each(table)('given $value, then valid is $valid', ({ schema, value, valid }) => {
     expect(schema.safeParse(value).success).toBe(valid);
+  });
+});
+
+describe('storable text', () => {
+  it.each([
+    ['plain', 'goodwill credit', true],
+    ['emoji (a surrogate pair)', 'thanks 🎉', true],
+    ['empty', '', true],
+    ['U+0000', 'a\u0000b', false],
+    ['a lone high surrogate', 'a\uD800b', false],
+    ['a lone high surrogate at the end', 'a\uD83C', false],
+    ['a lone low surrogate', '\uDC00x', false],
+    ['reversed pair', '\uDF89\uD83C', false],
+  ])('%s → %s', (_name, text, storable) => {
+    expect(isStorableText(text)).toBe(storable);
+    expect(reasonSchema.safeParse(text === '' ? 'x' : text).success).toBe(storable);
+    expect(dimensionsSchema.safeParse({ resolution: text }).success).toBe(storable);
+  });
+
+  it('agrees with String.prototype.isWellFormed and the absence of U+0000 on any UTF-16 string (property)', () => {
+    const wellFormed = (s: string) => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 12 }), (a, b) => {
+        const text = a + b;
+        expect(isStorableText(text)).toBe(wellFormed(text) && !text.includes('\u0000'));
+      }),
+      { seed: 7, numRuns: 2_000 },
+    );
+  });
+
+  it('names the field in a parse error', () => {
+    const result = reasonSchema.safeParse('bad \u0000');
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe(STORABLE_TEXT_MESSAGE);
   });
 });

@@ -6,6 +6,26 @@ import { contractLimits } from './limits';
  * changing must never change what an old event means.
  */
 
+/** An unpaired UTF-16 surrogate: a high one not followed by a low one, or a low one not preceded by a high one. */
+const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether free text can be stored everywhere it goes: Postgres refuses U+0000 in `text` and `jsonb` (and the
+ * escape `\u0000` in `jsonb`), and an unpaired surrogate is not Unicode at all (JSON.stringify writes it as an
+ * escape that `jsonb` refuses; UTF-8 has no encoding for it). Refusing such text at the edge, naming the field,
+ * is what keeps it from failing later as a 500 or a consumer that cannot move on.
+ */
+export function isStorableText(text: string): boolean {
+  return !text.includes('\u0000') && !unpairedSurrogate.test(text);
+}
+
+export const STORABLE_TEXT_MESSAGE = 'must not contain U+0000 or unpaired UTF-16 surrogates';
+
+/** Free text (reasons, plan names, dimension values) refined to what Postgres and ClickHouse can store. */
+export function storableText(schema: z.ZodString = z.string()) {
+  return schema.refine(isStorableText, STORABLE_TEXT_MESSAGE);
+}
+
 /** Client-chosen identifiers (accountId, userId, requestId, grantId, adjustmentId) and names (model, plan, endpoint, region). */
 export const idSchema = z
   .string()
@@ -50,7 +70,7 @@ export const metersSchema = z
 
 /** Pricing dimensions of a request, e.g. `{resolution: "1080p"}`. */
 export const dimensionsSchema = z
-  .record(recordKeySchema, z.string().max(contractLimits.dimensionValueLengthMax))
+  .record(recordKeySchema, storableText(z.string().max(contractLimits.dimensionValueLengthMax)))
   .refine(atMostKeys(contractLimits.dimensionsKeysMax), `at most ${contractLimits.dimensionsKeysMax} dimensions`);
 
 /** Free-form numeric evidence (controller inputs, reputation signals); keys are camelCase or snake_case words. */
@@ -62,7 +82,7 @@ export const numericRecordSchema = z
   .refine(atMostKeys(contractLimits.numericRecordKeysMax), `at most ${contractLimits.numericRecordKeysMax} entries`);
 
 /** A sentence for humans (why an adjustment, void or limit change happened). */
-export const reasonSchema = z.string().min(1).max(contractLimits.reasonLengthMax);
+export const reasonSchema = storableText(z.string().min(1).max(contractLimits.reasonLengthMax));
 
 /** Load multiplier for (model, plan, priority): 0 sheds, 1 is the plan's base, up to 4 when the fleet is idle. */
 export const loadMultiplierSchema = z.number().min(0).max(4);

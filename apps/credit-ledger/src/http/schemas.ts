@@ -3,7 +3,7 @@
  * document at /docs is built from the same schemas, so the two cannot drift.
  */
 import { z } from 'zod';
-import { idSchema, isoTimeSchema } from '@access/contracts';
+import { idSchema, isoTimeSchema, storableText } from '@access/contracts';
 import { ledgerLimits } from '@access/credit-ledger-domain';
 import type { Operation } from '@access/platform-http';
 
@@ -13,7 +13,7 @@ const reasonLengthMax = 500;
 
 export const accountIdParam = z.object({ accountId: idSchema });
 
-export const putAccountBody = z.strictObject({ plan: z.string().min(1).max(64) });
+export const putAccountBody = z.strictObject({ plan: storableText(z.string().min(1).max(64)) });
 
 export const grantBody = z.strictObject({
   grantId: idSchema,
@@ -32,10 +32,7 @@ export const adjustmentBody = z.strictObject({
     .min(-creditsMax)
     .max(creditsMax)
     .refine((c) => c !== 0, 'must not be 0'),
-  reason: z
-    .string()
-    .max(reasonLengthMax)
-    .refine((r) => r.trim().length > 0, 'must not be blank'),
+  reason: storableText(z.string().max(reasonLengthMax)).refine((r) => r.trim().length > 0, 'must not be blank'),
 });
 export type AdjustmentBody = z.infer<typeof adjustmentBody>;
 
