@@ -65,7 +65,7 @@ describe('AccessClient against the running services', () => {
       await client.complete(result.admissionId, { ...usageOf(result.requestId), status: 'cancelled', meters: {} });
       return result;
     }, 60_000);
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await system?.close();

@@ -23,6 +23,9 @@ const entries: Record<ServiceName, string> = {
 
 type TopicKey = keyof typeof TOPICS;
 
+/** Four services compiling with tsx at once on a shared 2-core machine take a minute and more to be ready. */
+const serviceReadyMs = 180_000;
+
 export interface TestSystem {
   readonly id: string;
   readonly token: string;
@@ -49,7 +52,18 @@ export async function startSystem(stack: Stack, services: readonly ServiceName[]
   const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'access-test-system' });
   const admin = new KafkaAdmin(kafka);
   await admin.connect();
-  await admin.ensureTopics(topicCatalog.map((spec) => ({ name: `${id}.${spec.name}`, partitions: spec.partitions, compacted: spec.compacted })));
+  const specs = topicCatalog.map((spec) => ({ name: `${id}.${spec.name}`, partitions: spec.partitions, compacted: spec.compacted }));
+  // Creating eight topics at once on the shared broker can fail transiently while its metadata catches up
+  // ("does not host this topic-partition"); ensureTopics creates only what is missing, so trying again is safe.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.ensureTopics(specs);
+      break;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
   if (needsClickhouse) await migrateClickhouse({ url: stack.clickhouseUrl, database: clickhouseDatabase, dir: join(repoRoot, 'infra', 'clickhouse', 'migrations') });
   const db = createDataSource({ url: stack.databaseUrl, poolSizeMax: 1, applicationName: 'access-test-system' });
   await db.initialize();
@@ -111,7 +125,7 @@ export async function startSystem(stack: Stack, services: readonly ServiceName[]
   };
   try {
     for (const name of services) running.set(name, startService(entries[name], env, ports[name]!));
-    await Promise.all([...running].map(([name, s]) => waitReady(s, 90_000).catch((error: unknown) => Promise.reject(new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`)))));
+    await Promise.all([...running].map(([name, s]) => waitReady(s, serviceReadyMs).catch((error: unknown) => Promise.reject(new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`)))));
   } catch (error) {
     await close();
     throw error;
