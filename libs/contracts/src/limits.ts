@@ -32,6 +32,10 @@ export const contractLimits = {
   deadletterErrorLengthMax: 4_096,
   deadletterConsumerLengthMax: 256,
   deadletterKeyLengthMax: 1_024,
+  /** The original message's headers kept on a dead letter (so a redrive republishes them): count and sizes. */
+  deadletterHeadersMax: 64,
+  deadletterHeaderNameLengthMax: 256,
+  deadletterHeaderValueLengthMax: 8_192,
   /** base64 of 1 MiB (Kafka's default maximum message size); a dead-letter writer truncates larger values. */
   deadletterValueBase64LengthMax: 1_398_104,
 } as const;

@@ -6,13 +6,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { z } from 'zod';
 import { TOPICS } from '@access/contracts';
-import { rebuildProjections, replayLedger, verifyLedger, type Progress } from '@access/credit-ledger-adapters';
+import { rebuildProjections, replayLedger, republishBalances, verifyLedger, type Progress } from '@access/credit-ledger-adapters';
 import { commonEnvSchema, kafkaBrokers, loadEnvOrExit } from '@access/platform-config';
 import { EventProducer, createKafka } from '@access/platform-kafka';
 import { createDataSource, type DataSource } from '@access/platform-postgres';
 
 const ledgerCliEnv = commonEnvSchema.extend({
   LEDGER_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
+  /** The balances topic the ledger publishes to (the service reads the same variable). */
+  LEDGER_TOPIC_BALANCES: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/).default(TOPICS.balances),
 });
 
 async function withLedgerDb<T>(fn: (db: DataSource, env: z.infer<typeof ledgerCliEnv>) => Promise<T>): Promise<T> {
@@ -125,5 +127,32 @@ export function registerLedgerCommands(program: Command): void {
         }
       });
       process.stdout.write(`republished ${result.published} events to ${options.topic}\n`);
+    });
+
+  ledger
+    .command('republish-balances')
+    .description('Publish every balance (recomputed from the event log) again to the compacted balances topic')
+    .option('--account <id>', 'only this account')
+    .option('--topic <name>', 'the balances topic (default LEDGER_TOPIC_BALANCES, else access.balances.v1)')
+    .action(async (options: { account?: string; topic?: string }) => {
+      const result = await withLedgerDb(async (db, env) => {
+        const topic = options.topic ?? env.LEDGER_TOPIC_BALANCES;
+        const kafka = createKafka({ brokers: kafkaBrokers(env), clientId: 'access-cli' });
+        const producer = new EventProducer(kafka, { lingerMs: 5 });
+        await producer.connect();
+        try {
+          const published = await withProgress('republish', (onProgress) =>
+            republishBalances(db, producer, { topic, onProgress, ...(options.account === undefined ? {} : { accountId: options.account }) }),
+          );
+          return { ...published, topic };
+        } finally {
+          await producer.disconnect();
+        }
+      });
+      if (options.account !== undefined && result.published === 0) {
+        process.stderr.write(`no events for account ${options.account}\n`);
+        process.exitCode = 1;
+      }
+      process.stdout.write(`republished ${result.published} balance(s) to ${result.topic}\n`);
     });
 }

@@ -40,6 +40,23 @@ export function registerTokenCommands(program: Command): void {
       }
     });
   tokens
+    .command('list')
+    .description('List tokens (id, name, scopes, created; never the secret)')
+    .option('--all', 'include revoked tokens')
+    .option('--json', 'print one JSON object per token')
+    .action(async (options: { all?: boolean; json?: boolean }) => {
+      const listed = await withTokenStore((store) => store.list({ includeRevoked: options.all === true }));
+      if (options.json) {
+        for (const t of listed) process.stdout.write(`${JSON.stringify(t)}\n`);
+        return;
+      }
+      for (const t of listed) {
+        const revoked = t.revokedAt === null ? '' : `  revoked ${t.revokedAt}`;
+        process.stdout.write(`${t.id}  ${t.createdAt}  ${t.name}  ${t.scopes.join(',')}${revoked}\n`);
+      }
+      process.stderr.write(`${listed.length} token(s)${options.all ? '' : ' (active; --all for revoked too)'}\n`);
+    });
+  tokens
     .command('revoke <id>')
     .description('Revoke a token by id (services stop accepting it within TOKEN_REFRESH_MS)')
     .action(async (id: string) => {

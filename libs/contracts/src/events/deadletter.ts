@@ -19,6 +19,14 @@ export const deadletterRecordedV1Schema = z.object({
   valueBase64: z.base64().max(contractLimits.deadletterValueBase64LengthMax),
   error: z.string().min(1).max(contractLimits.deadletterErrorLengthMax),
   consumer: z.string().min(1).max(contractLimits.deadletterConsumerLengthMax),
+  /**
+   * The original message's headers (UTF-8), so that `access deadletters redrive` republishes key, value and
+   * headers as they were. Optional: records written before it existed have none.
+   */
+  headers: z
+    .record(z.string().min(1).max(contractLimits.deadletterHeaderNameLengthMax), z.string().max(contractLimits.deadletterHeaderValueLengthMax))
+    .refine((h) => Object.keys(h).length <= contractLimits.deadletterHeadersMax, `at most ${contractLimits.deadletterHeadersMax} headers`)
+    .optional(),
 });
 export type DeadletterRecordedV1 = z.infer<typeof deadletterRecordedV1Schema>;
 
@@ -32,6 +40,8 @@ export interface DeadMessage {
   readonly value: Uint8Array | null;
   readonly error: string;
   readonly consumer: string;
+  /** The original message's headers, when the writer has them. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Bytes whose base64 fits in `deadletterValueBase64LengthMax` (4 characters per 3 bytes). */
@@ -43,6 +53,15 @@ const valueBytesMax = Math.floor(contractLimits.deadletterValueBase64LengthMax /
  */
 export function deadletterData(message: DeadMessage): DeadletterRecordedV1 {
   const value = message.value ?? new Uint8Array(0);
+  // Headers that do not fit the maxima are left out rather than cut: a cut header would be redriven wrong.
+  const headers =
+    message.headers === undefined
+      ? undefined
+      : Object.fromEntries(
+          Object.entries(message.headers)
+            .filter(([name, text]) => name.length > 0 && name.length <= contractLimits.deadletterHeaderNameLengthMax && text.length <= contractLimits.deadletterHeaderValueLengthMax)
+            .slice(0, contractLimits.deadletterHeadersMax),
+        );
   return {
     topic: message.topic,
     partition: message.partition,
@@ -51,5 +70,6 @@ export function deadletterData(message: DeadMessage): DeadletterRecordedV1 {
     valueBase64: Buffer.from(value.buffer, value.byteOffset, Math.min(value.byteLength, valueBytesMax)).toString('base64'),
     error: (message.error.trim() || 'unknown error').slice(0, contractLimits.deadletterErrorLengthMax),
     consumer: (message.consumer || 'unknown consumer').slice(0, contractLimits.deadletterConsumerLengthMax),
+    ...(headers === undefined ? {} : { headers }),
   };
 }

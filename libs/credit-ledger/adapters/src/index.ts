@@ -26,7 +26,7 @@ export {
 } from './ledger-store';
 export { defaultStoreLimits, validateStoreLimits, type LedgerStoreLimits } from './limits';
 export { CreateLedgerTables1733000000000, ledgerMigrations } from './migrations';
-export { rebuildProjections, replayLedger, verifyLedger, type AccountReport, type Progress, type ReplayOptions, type VerifyReport } from './operations';
+export { rebuildProjections, replayLedger, republishBalances, verifyLedger, type AccountReport, type Progress, type ReplayOptions, type VerifyReport } from './operations';
 export { coalesceBalances, formatOutboxLine, parseOutboxLine, type OutboxKind, type OutboxLine } from './outbox-lines';
 export { OutboxPublisher, type OutboxObserver, type OutboxTopics } from './outbox-publisher';
 export { publishInOrder, publishRequestBytesMax } from './publish';

@@ -172,7 +172,7 @@ export class LedgerConsumer {
     const deadLetters: DeadLetter[] = [];
     const dead = (message: ConsumedMessage, error: string) => {
       this.options.observer?.deadLettered?.(topic, error);
-      deadLetters.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, error, consumer: this.consumerName });
+      deadLetters.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers, error, consumer: this.consumerName });
     };
 
     const intakes: { message: ConsumedMessage; intake: Intake; causationId: string }[] = [];
@@ -273,7 +273,7 @@ export class LedgerConsumer {
       if (error === null) continue;
       this.options.observer?.deadLettered?.(topic, error);
       const m = item.ref;
-      letters.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, error, consumer: this.consumerName });
+      letters.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers, error, consumer: this.consumerName });
     }
     return letters;
   }

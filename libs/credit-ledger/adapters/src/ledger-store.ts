@@ -78,6 +78,8 @@ export interface DeadLetter {
   readonly value: Buffer | null;
   readonly error: string;
   readonly consumer: string;
+  /** The message's headers, recorded so that a redrive republishes them. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The allowance part of an admitted decision (the credits part is the reservation). */

@@ -7,7 +7,7 @@ import type { CreditAccountEvent, CreditAccountState, Mismatch, StreamProblem } 
 import { evolve, initialState, unallocatedCredits, verifyStream } from '@access/credit-ledger-domain';
 import type { EventProducer } from '@access/platform-kafka';
 import { CLOUDEVENTS_CONTENT_TYPE } from '@access/contracts';
-import { fromRow, ledgerCloudEvent, outboxMessage, type StoredEvent } from './event-codec';
+import { balanceCloudEvent, fromRow, ledgerCloudEvent, outboxMessage, type StoredEvent } from './event-codec';
 import { defaultStoreLimits } from './limits';
 import { publishInOrder } from './publish';
 
@@ -297,6 +297,38 @@ export async function replayLedger(db: DataSource, producer: EventProducer, opti
     published += messages.length;
     after = rows[rows.length - 1]!.position;
     options.onProgress?.(published, totalCount);
+  }
+  return { published };
+}
+
+/**
+ * `access ledger republish-balances`: every account's (or one account's) balance, recomputed from its events,
+ * published again as `ledger.balance_changed` to the compacted balances topic. For a balances topic that lost its
+ * messages (deleted, or compacted past a consumer's view): admission rebuilds its view of balances from it. A
+ * balance message carries the account's stream version, so a consumer that already has that version or a newer
+ * one ignores it, and publishing twice changes nothing.
+ */
+export async function republishBalances(
+  db: DataSource,
+  producer: EventProducer,
+  options: { topic: string; accountId?: string; onProgress?: Progress },
+): Promise<{ published: number }> {
+  const ids = await accountIds(db, options.accountId);
+  let published = 0;
+  options.onProgress?.(0, ids.length);
+  for (let i = 0; i < ids.length; i += chunkSize) {
+    const chunk = ids.slice(i, i + chunkSize);
+    const streams = await eventsOf(db, chunk);
+    const messages = chunk.flatMap((accountId) => {
+      const stream = streams.get(accountId) ?? [];
+      if (stream.length === 0) return [];
+      const state = stream.reduce((s, stored) => evolve(s, stored.event), initialState());
+      const { key, value } = outboxMessage(balanceCloudEvent(accountId, state));
+      return [{ topic: options.topic, key, value, headers: { 'content-type': CLOUDEVENTS_CONTENT_TYPE } }];
+    });
+    await publishInOrder(producer, messages);
+    published += messages.length;
+    options.onProgress?.(Math.min(i + chunkSize, ids.length), ids.length);
   }
   return { published };
 }

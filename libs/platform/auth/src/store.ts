@@ -23,6 +23,15 @@ export class CreateServiceTokens1732530000000 implements MigrationInterface {
 
 export const authMigrations = [CreateServiceTokens1732530000000];
 
+/** What `access tokens list` shows of a token: never its secret or hash. */
+export interface TokenListing {
+  id: string;
+  name: string;
+  scopes: string[];
+  createdAt: string;
+  revokedAt: string | null;
+}
+
 export class TokenStore {
   constructor(private readonly db: DataSource) {}
 
@@ -51,6 +60,14 @@ export class TokenStore {
   async revoke(id: string): Promise<boolean> {
     const result: unknown[] = await this.db.query('UPDATE service_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id]);
     return result.length > 0;
+  }
+
+  /** Every token without its hash, oldest first; revoked ones only with `includeRevoked`. */
+  async list(options: { includeRevoked?: boolean } = {}): Promise<TokenListing[]> {
+    const rows: { id: string; name: string; scopes: string[]; created_at: Date; revoked_at: Date | null }[] = await this.db.query(
+      `SELECT id, name, scopes, created_at, revoked_at FROM service_tokens ${options.includeRevoked ? '' : 'WHERE revoked_at IS NULL'} ORDER BY created_at, id`,
+    );
+    return rows.map((r) => ({ id: r.id, name: r.name, scopes: r.scopes, createdAt: new Date(r.created_at).toISOString(), revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at).toISOString() }));
   }
 
   async active(): Promise<StoredToken[]> {
