@@ -3,7 +3,7 @@
  * its type declarations, names no monorepo module, and `require('@access/client')` from a project that has only
  * the tarball's content and its one dependency can admit a request (against a local fake server).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,6 @@ describe('npm pack', () => {
            .then((r) => console.log(JSON.stringify(r)));`,
       );
       const printed = await new Promise<string>((resolve, reject) => {
-        const { execFile } = require('node:child_process') as typeof import('node:child_process');
         execFile(process.execPath, ['main.js', server.url], { cwd: project, encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
       });
       expect(JSON.parse(printed)).toMatchObject({ decision: 'admitted', rateLimit: { limits: [{ name: 'requests', remaining: 5, resetSeconds: 1 }] } });
