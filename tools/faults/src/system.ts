@@ -28,7 +28,8 @@ import {
 export const faultsLimits = {
   /** Consumer-group session timeout of the ledger and ingest in the suite (shipped: 30 s), so that a killed member's partitions move on sooner. */
   sessionTimeoutMs: 10_000,
-  serviceReadyMs: 60_000,
+  // Eight processes start at once (three admission replicas, two ledgers, two ingests, load-feedback) on two cores.
+  serviceReadyMs: 120_000,
   serverReadyMs: 90_000,
 } as const;
 
