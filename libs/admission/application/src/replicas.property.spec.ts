@@ -80,12 +80,13 @@ const creditsArb = fc.tuple(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 
  *   learns at once), and balances and ledger reservations reaching every replica at the same moments; decisions and
  *   completions still reach standbys late and are caught up at takeover. A single instance fed the same requests, in
  *   the same order at the same times, must give every request exactly the answer the replicas gave (the whole event
- *   but its latency; ids included, as both draw from one reproducible sequence). Exactness needs these conditions:
+ *   but its latency; ids included: the replicas share one reproducible id sequence, the instance has its own copy).
+ *   Exactness needs these conditions:
  *   1. A fenced in-flight admitted decision is revoked by its replica, which keeps its rate charge (AdmissionState.revoke
  *      errs on the safe side), while the new owner never hears of it, and requests that replica decided meanwhile saw
- *      its slot and hold. One instance never publishes and revokes that request, so it answers later requests
- *      differently: the replicas reject where it admits (never the reverse; `bounds` mode checks the bounds then). One
- *      instance whose broker fails a publish does the same.
+ *      its slot and hold; the caller's retry is then decided by the new owner, later. One instance never publishes and
+ *      revokes that request, so later answers may differ (one instance whose broker fails a publish diverges the same
+ *      way). The bounds hold regardless: `bounds` mode checks them with fenced in-flight decisions.
  *   2. Balances and ledger reservations reach each process with its own lag: one instance has one lag, N replicas N,
  *      and a request decided with a staler balance may be answered differently (the bounds hold whatever the lag).
  * - `protocol`: `real`, or a takeover broken on purpose, to show the test fails then: `no-catch-up` (the new owner
@@ -116,12 +117,10 @@ interface Flight {
 /** The single instance's sink in exact mode: each send is acknowledged when the replicas' log commits the same decision. */
 class HeldSink implements DecisionSink {
   private readonly held = new Map<string, () => void>();
-  readonly completions: UsageRequestCompletedV1[] = [];
   publishDecision(data: AdmissionDecidedV1): Promise<void> {
     return new Promise((resolve) => this.held.set(data.admissionId, resolve));
   }
-  publishCompletion(data: UsageRequestCompletedV1): Promise<void> {
-    this.completions.push(data);
+  publishCompletion(): Promise<void> {
     return Promise.resolve();
   }
   release(admissionId: string): void {
@@ -188,6 +187,7 @@ class ReplicaWorld {
   readonly committedByKey = new Map<string, AdmissionDecidedV1[]>();
   /** Every answer callers got, per (accountId, requestId). */
   readonly answers = new Map<string, { event: AdmissionDecidedV1; replayed: boolean; atMs: number }[]>();
+  /** Takeovers so far: a request is re-sent to the owner at most once per takeover, plus once from a non-owner. */
   moves = 0;
 
   constructor(
