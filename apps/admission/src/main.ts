@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     table,
     reader,
     admissionsTopic: topics.admissions,
+    usageTopic: topics.usage,
     groupId: env.ADMISSION_GROUP_ID ?? `admission.owners.${topics.admissions}`,
     transactionalIdPrefix: `admission.${topics.admissions}`,
     member: { replicaId, url: advertisedUrl },

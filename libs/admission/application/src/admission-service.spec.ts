@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { completionOf, newService, openAccount, video } from './spec-support';
+import type { AdmissionDecidedV1 } from '@access/contracts';
+import { AdmissionService } from './admission-service';
+import { NotOwnerError, type DecisionSink } from './ports';
+import { completionOf, ManualClock, newService, openAccount, sequentialIds, shippedCatalog, video } from './spec-support';
 
 const decided = async (p: Promise<import('./admission-service').AdmitOutcome>) => {
   const o = await p;
@@ -133,6 +136,54 @@ describe('AdmissionService: idempotency by requestId', () => {
     expect((await decided(service.admit(c))).replayed).toBe(true);
     expect((await decided(service.admit(a))).replayed).toBe(false);
   });
+});
+
+/** A replica's sink whose sends wait, then are fenced: another replica took the partition over meanwhile. */
+class FencedSink implements DecisionSink {
+  private held: ((error: unknown) => void)[] = [];
+  private fenced = false;
+  publishDecision(_data: AdmissionDecidedV1): Promise<void> {
+    if (this.fenced) return Promise.reject(new NotOwnerError('taken over'));
+    return new Promise((_resolve, reject) => this.held.push(reject));
+  }
+  publishCompletion(): Promise<void> {
+    return Promise.resolve();
+  }
+  fence(): void {
+    this.fenced = true;
+    for (const reject of this.held.splice(0)) reject(new NotOwnerError('taken over'));
+  }
+}
+
+describe('AdmissionService: idempotency across replicas', () => {
+  it.each([
+    ['admitted', 1_000],
+    ['rejected', 0],
+  ] as const)(
+    'given a zombie decided a requestId (%s) that the owner decided too, when the owner\'s decision is read and then the fence fails the zombie\'s, then a retry answers the owner\'s',
+    async (_zombieDecision, zombieCredits) => {
+      const clock = new ManualClock();
+      const sink = new FencedSink();
+      // Replicas draw distinct UUIDv7s; two reproducible sources on one clock would not, so this one skips the owner's first.
+      const ids = sequentialIds(clock);
+      ids.next();
+      const zombie = new AdmissionService({ catalog: shippedCatalog(), sink, clock, ids });
+      zombie.finishReplay();
+      openAccount(zombie, 'acct-1', 'payg', zombieCredits);
+      const { service: owner } = newService({ clock });
+      openAccount(owner, 'acct-1', 'payg', 1_000);
+      const request = video({ seconds: 5 });
+      const zombieAnswer = zombie.admit(request);
+      const logged = await decided(owner.admit(request));
+      zombie.applyDecided(logged.event);
+      sink.fence();
+      // An admitted decision waited for durability, so its caller hears "not the owner" and is routed to the owner.
+      if (zombieCredits > 0) expect(await zombieAnswer).toEqual({ kind: 'not_owner' });
+      await new Promise((resolve) => setImmediate(resolve));
+      // The partition comes back to the former zombie: the requestId keeps the decision in the log.
+      expect(await zombie.admit(request)).toEqual({ kind: 'decided', event: logged.event, replayed: true });
+    },
+  );
 });
 
 describe('AdmissionService: completions', () => {

@@ -308,12 +308,18 @@ export class AdmissionService {
     }
   }
 
-  /** The first decision of an (accountId, requestId) stays its answer for the idempotency TTL. */
+  /**
+   * The first decision of an (accountId, requestId) stays its answer for the idempotency TTL. The log is the truth: a
+   * decision read from it replaces what this replica remembers of its own for the key, which can only be a decision it
+   * made as a zombie (fenced, so never durable; the owner that logged this one had caught up and found none). Kept,
+   * that entry would be deleted when the fence reaches it, and the logged decision forgotten: a retry here would then be
+   * decided a second time.
+   */
   private rememberDecided(data: AdmissionDecidedV1, nowMs: number): void {
     const decidedAtMs = Date.parse(data.decidedAt);
     if (!(decidedAtMs + this.idempotencyTtlMs > nowMs)) return;
     const key = idempotencyKey(data.accountId, data.requestId);
-    if (this.idempotency.get(key, nowMs) !== undefined) return;
+    if (this.idempotency.get(key, nowMs)?.event?.admissionId === data.admissionId) return;
     this.idempotency.set(key, { fingerprint: fingerprintOf(data), event: data, pending: null }, decidedAtMs + this.idempotencyTtlMs, nowMs);
   }
 

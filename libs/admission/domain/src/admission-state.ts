@@ -1,5 +1,6 @@
 import { allowsPriority, priceModel, type AllowanceWindow, type Plan, type PlansConfig, type PriceBook, type Priority } from '@access/catalog';
 import { AccountState, AdmissionRecord, UserState } from './accounts';
+import type { RollingWindow } from './rolling-window';
 import {
   allowanceLimitName,
   type AdmissionError,
@@ -87,6 +88,8 @@ export class AdmissionState {
   private readonly earlyReservations = new Map<string, number>();
   /** Completions whose decision is not known yet (replay order), oldest first. */
   private readonly earlyCompletions = new Map<string, number>();
+  /** Admissions whose reservation ran out with no completion known here, oldest first (see completeLate). */
+  private readonly lateDecisions = new Map<string, LateDecision>();
   private readonly allowanceNames = new Map<AllowanceWindow, string>();
   /** The greatest admissionId ever tracked (string order), for the duplicate check in decide. */
   private maxTrackedId = '';
@@ -224,18 +227,36 @@ export class AdmissionState {
     for (const f of event.fundedBy) if (f.source === 'allowance') allowanceCredits += f.credits;
     const family = event.family ?? this.priceBook.models.get(event.model)?.family ?? '';
     const expiresAtMs = event.reservationExpiresAtMs ?? event.decidedAtMs + (plan?.reservationTimeoutMs ?? this.plans.defaults.reservationTimeoutMs);
-    if (expiresAtMs <= nowMs) {
-      // Too old to hold anything: only its allowance usage still counts.
+    const completed = this.earlyCompletions.get(event.admissionId);
+    // A completed request's hold outlives its reservation until the ledger's balance reflects the settlement (see
+    // expire), so one whose completion came first (a standby reads completions and decisions from different topics) is
+    // tracked even when its reservation is over, and ends as it would have here live.
+    if (expiresAtMs <= nowMs && completed === undefined) {
+      // Too old to hold anything, unless its completion is read next: only its allowance usage counts.
       const allowance = account.allowanceFor(family, admissionLimits.allowanceBucketsPerWindow);
       if (allowance !== null) for (const w of allowance.windows) w.add(event.decidedAtMs, nowMs, allowanceCredits);
+      const reservedVersion = this.earlyReservations.get(event.admissionId) ?? -1;
+      this.earlyReservations.delete(event.admissionId);
+      const late: LateDecision = {
+        accountId: event.accountId,
+        userId: event.userId,
+        decidedAtMs: event.decidedAtMs,
+        expiresAtMs,
+        estimatedCredits: event.estimatedCredits,
+        allowanceCredits,
+        windows: allowance?.windows ?? null,
+        heldCredits: event.heldCredits,
+        reservedVersion,
+      };
+      remember(this.lateDecisions, event.admissionId, late, this.options.capacity.earlyReservationsMax);
       return 'applied';
     }
     if (this.records.size >= this.options.capacity.openAdmissionsMax) return 'capacity_exhausted';
     this.track(account, user, event.admissionId, family, event.decidedAtMs, nowMs, expiresAtMs, event.estimatedCredits, allowanceCredits, event.heldCredits);
-    const completed = this.earlyCompletions.get(event.admissionId);
     if (completed !== undefined) {
       this.earlyCompletions.delete(event.admissionId);
       this.applyCompletion(event.admissionId, completed, 'succeeded');
+      if (expiresAtMs <= nowMs) this.expire(nowMs);
     }
     return 'applied';
   }
@@ -353,7 +374,11 @@ export class AdmissionState {
     if (!validCredits(actualCredits)) return { outcome: 'invalid', admissionId, message: 'actualCredits must be a non-negative safe integer' };
     const record = this.records.get(admissionId);
     if (record === undefined || record.completed) {
-      if (record === undefined) remember(this.earlyCompletions, admissionId, actualCredits, this.options.capacity.earlyReservationsMax);
+      if (record === undefined) {
+        const late = this.lateDecisions.get(admissionId);
+        if (late !== undefined) return this.completeLate(admissionId, late, actualCredits);
+        remember(this.earlyCompletions, admissionId, actualCredits, this.options.capacity.earlyReservationsMax);
+      }
       return { outcome: 'unknown', admissionId };
     }
     record.completed = true;
@@ -391,6 +416,7 @@ export class AdmissionState {
         this.expiries.push(top);
         continue;
       }
+      if (!top.completed) this.rememberLate(top);
       this.endHold(top);
       this.forget(top);
       expired++;
@@ -515,6 +541,53 @@ export class AdmissionState {
     }
   }
 
+  /**
+   * The completion of an admission whose reservation ran out before this state knew of the completion: a standby, or a
+   * new owner catching up, reads decisions and completions from two topics in no common order, and may read both after
+   * the expiry. The request did complete, so the ledger charges it rather than expiring its hold: as live (see expire),
+   * its hold counts again until the balance shows the charge, and its allowance usage becomes the actual cost.
+   */
+  private completeLate(admissionId: string, late: LateDecision, actualCredits: number): CompletionOutcome {
+    this.lateDecisions.delete(admissionId);
+    const account = this.accounts.get(late.accountId);
+    const user = account?.users.get(late.userId);
+    if (account === undefined || user === undefined || this.records.size >= this.options.capacity.openAdmissionsMax) return { outcome: 'unknown', admissionId };
+    // The allowance usage is in the windows already: corrected here to the actual cost, not recorded again.
+    const allowanceCredits = actualCredits < late.allowanceCredits ? actualCredits : late.allowanceCredits;
+    if (late.windows !== null && allowanceCredits !== late.allowanceCredits) for (const w of late.windows) w.correct(late.decidedAtMs, allowanceCredits - late.allowanceCredits);
+    this.track(account, user, admissionId, '', late.decidedAtMs, late.expiresAtMs, late.expiresAtMs, late.estimatedCredits, 0, late.heldCredits);
+    const record = this.records.get(admissionId);
+    if (record !== undefined && late.reservedVersion >= 0) this.applyLedgerReserved(admissionId, late.reservedVersion);
+    this.applyCompletion(admissionId, actualCredits, 'succeeded');
+    // Past its reservation expiry: the hold now counts until the balance shows the charge, as for any completed request.
+    this.expire(late.expiresAtMs);
+    return {
+      outcome: 'completed',
+      admissionId,
+      accountId: late.accountId,
+      estimatedCredits: late.estimatedCredits,
+      actualCredits,
+      allowanceCredits,
+      creditsCharged: actualCredits - allowanceCredits,
+      overshootCredits: actualCredits > late.estimatedCredits ? actualCredits - late.estimatedCredits : 0,
+    };
+  }
+
+  private rememberLate(record: AdmissionRecord): void {
+    const late: LateDecision = {
+      accountId: record.account.accountId,
+      userId: record.user.userId,
+      decidedAtMs: record.decidedAtMs,
+      expiresAtMs: record.expiresAtMs,
+      estimatedCredits: record.estimatedCredits,
+      allowanceCredits: record.allowanceCredits,
+      windows: record.windows,
+      heldCredits: record.heldCredits,
+      reservedVersion: record.reservedVersion,
+    };
+    remember(this.lateDecisions, record.admissionId, late, this.options.capacity.earlyReservationsMax);
+  }
+
   private endHold(record: AdmissionRecord): void {
     if (!record.holdCounting) return;
     record.holdCounting = false;
@@ -548,8 +621,23 @@ function validFactor(factor: number): boolean {
   return Number.isFinite(factor) && factor >= 0 && factor <= admissionLimits.factorMax;
 }
 
+/** What completeLate needs of an admission whose reservation ran out with no completion known. */
+interface LateDecision {
+  readonly accountId: string;
+  readonly userId: string;
+  readonly decidedAtMs: number;
+  readonly expiresAtMs: number;
+  readonly estimatedCredits: number;
+  readonly allowanceCredits: number;
+  /** The windows its allowance usage is recorded in. */
+  readonly windows: readonly RollingWindow[] | null;
+  readonly heldCredits: number;
+  /** The ledger position of its reservation, or -1. */
+  readonly reservedVersion: number;
+}
+
 /** Adds to a bounded first-in-first-out memo, evicting the oldest entry when full. */
-function remember(memo: Map<string, number>, key: string, value: number, max: number): void {
+function remember<V>(memo: Map<string, V>, key: string, value: V, max: number): void {
   memo.delete(key);
   if (memo.size >= max) {
     const oldest = memo.keys().next();

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionState } from './admission-state';
-import type { AdmissionRequest, Decision } from './decision';
-import { asDecision, newState, testCatalog } from './spec-support';
+import type { AdmissionRequest } from './decision';
+import { asDecision, newState } from './spec-support';
+import { allowancePart, expectAdmittedWithinLimits, expectWithinOvershoot, ReferenceLedger, testCatalog, type Admitted } from './testing';
 import { effectiveLimit } from './waterfall';
 
 /**
@@ -14,7 +15,6 @@ import { effectiveLimit } from './waterfall';
  */
 
 const T0 = 1_700_000_000_000;
-const P = 60_000;
 const { plans } = testCatalog();
 const ACCOUNTS = [
   { accountId: 'acct-basic', plan: 'basic' },
@@ -46,82 +46,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 const multipliersArb = fc.record({ load: fc.constantFrom(0.5, 1, 1.5, 2), reputation: fc.constantFrom(0.5, 1, 3) });
-
-interface Admitted {
-  readonly decision: Decision;
-  readonly userKey: string;
-  readonly allowanceCredits: number;
-  finalAllowanceCredits: number;
-  completed: boolean;
-}
-
-/** The ledger, simplified to what the invariant needs, with its outgoing messages queued. */
-class ReferenceLedger {
-  balance: number;
-  readonly held = new Map<string, { credits: number; expiresAtMs: number }>();
-  version = 1;
-  overshoot = 0;
-  readonly inbox: ({ kind: 'decided'; d: Decision } | { kind: 'completed'; d: Decision; actual: number; allowance: number })[] = [];
-  readonly balances: { version: number; available: number }[] = [];
-  readonly reserved: { admissionId: string; version: number }[] = [];
-
-  constructor(
-    readonly accountId: string,
-    readonly plan: string,
-    initial: number,
-  ) {
-    this.balance = initial;
-  }
-
-  get available(): number {
-    let held = 0;
-    for (const h of this.held.values()) held += h.credits;
-    return this.balance - held;
-  }
-
-  private publish(): void {
-    this.version++;
-    this.balances.push({ version: this.version, available: this.available });
-  }
-
-  grant(credits: number): void {
-    this.balance += credits;
-    this.publish();
-  }
-
-  processNext(): void {
-    const event = this.inbox.shift();
-    if (event === undefined) return;
-    if (event.kind === 'decided') {
-      if (event.d.heldCredits === 0) return;
-      // Like the real ledger (lazy expiry), a command first records what has come due by its own time.
-      this.expire(event.d.decidedAtMs);
-      this.held.set(event.d.admissionId, { credits: event.d.heldCredits, expiresAtMs: event.d.reservationExpiresAtMs ?? 0 });
-      this.publish();
-      this.reserved.push({ admissionId: event.d.admissionId, version: this.version });
-    } else {
-      // Allowance pays first; the rest settles against the hold (charged in full if it is more).
-      const charged = event.actual - event.allowance;
-      this.overshoot += Math.max(0, event.actual - event.d.estimatedCredits);
-      const hold = this.held.get(event.d.admissionId);
-      this.held.delete(event.d.admissionId);
-      if (hold === undefined && charged === 0) return;
-      this.balance -= charged;
-      this.publish();
-    }
-  }
-
-  expire(nowMs: number): void {
-    let changed = false;
-    for (const [id, h] of this.held) {
-      if (h.expiresAtMs <= nowMs) {
-        this.held.delete(id);
-        changed = true;
-      }
-    }
-    if (changed) this.publish();
-  }
-}
 
 function request(op: Extract<Op, { kind: 'decide' }>, id: number): AdmissionRequest {
   const account = ACCOUNTS[op.account] ?? ACCOUNTS[0];
@@ -161,7 +85,7 @@ function runModel(ops: readonly Op[], multipliers: { load: number; reputation: n
     } while (all);
   };
   const checkLedgers = () => {
-    for (const ledger of ledgers) expect(ledger.available).toBeGreaterThanOrEqual(-ledger.overshoot);
+    for (const ledger of ledgers) expectWithinOvershoot(ledger);
   };
 
   for (const op of ops) {
@@ -177,7 +101,7 @@ function runModel(ops: readonly Op[], multipliers: { load: number; reputation: n
         if (d.decision === 'admitted') {
           // Concurrency: a slot was free at the limit in force.
           expect(openBefore).toBeLessThan(effectiveLimit(plan.concurrentRequests, factor, 10_000));
-          const allowance = d.fundedBy.reduce((sum, f) => sum + (f.source === 'allowance' ? f.credits : 0), 0);
+          const allowance = allowancePart(d);
           expect(d.fundedBy.reduce((sum, f) => sum + f.credits, 0)).toBe(d.estimatedCredits);
           admitted.push({ decision: d, userKey, allowanceCredits: allowance, finalAllowanceCredits: allowance, completed: false });
           (ledgers[op.account] ?? ledgers[0])?.inbox.push({ kind: 'decided', d });
@@ -244,49 +168,12 @@ function runModel(ops: readonly Op[], multipliers: { load: number; reputation: n
   return { admitted, factor };
 }
 
-/** Σ over any stretch [t_i, t_j] of admitted cost ≤ burst + refill over the stretch (+ one oversized request). */
-function expectRateBound(events: readonly { at: number; cost: number }[], limit: number) {
-  const biggest = Math.max(limit, ...events.map((e) => e.cost));
-  for (let i = 0; i < events.length; i++) {
-    let total = 0;
-    for (let j = i; j < events.length; j++) {
-      total += events[j]?.cost ?? 0;
-      const span = (events[j]?.at ?? 0) - (events[i]?.at ?? 0);
-      expect(total).toBeLessThanOrEqual(biggest + (span * limit) / P);
-    }
-  }
-}
-
 describe('admission against a reference model', () => {
   it('never exceeds a protective limit or an allowance window, and overshoot stays within actual − estimated', () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 150 }), multipliersArb, fc.tuple(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 })), (ops, multipliers, credits) => {
         const { admitted, factor } = runModel(ops, multipliers, credits);
-        for (const { accountId, plan: planName } of ACCOUNTS) {
-          const plan = plans.plans.get(planName);
-          if (plan === undefined) throw new Error('plan');
-          const ofAccount = admitted.filter((a) => a.decision.accountId === accountId);
-          // Per-account credits per minute.
-          expectRateBound(
-            ofAccount.map((a) => ({ at: a.decision.decidedAtMs, cost: a.decision.estimatedCredits })),
-            effectiveLimit(plan.creditsPerMinute, factor, 1e9),
-          );
-          // Per-user requests per minute.
-          for (const user of USERS) {
-            expectRateBound(
-              ofAccount.filter((a) => a.decision.userId === user).map((a) => ({ at: a.decision.decidedAtMs, cost: 1 })),
-              effectiveLimit(plan.requestsPerMinute, factor, 1e9),
-            );
-          }
-          // Allowance: in every true rolling window ending at an admission, usage ≤ the window's credits.
-          for (const spec of plan.allowance) {
-            const ofFamily = ofAccount.filter((a) => a.decision.family === spec.family);
-            for (const at of ofFamily.map((a) => a.decision.decidedAtMs)) {
-              const used = ofFamily.filter((a) => a.decision.decidedAtMs > at - spec.windowMs && a.decision.decidedAtMs <= at).reduce((s, a) => s + a.finalAllowanceCredits, 0);
-              expect(used).toBeLessThanOrEqual(spec.credits);
-            }
-          }
-        }
+        expectAdmittedWithinLimits(admitted, plans, ACCOUNTS, USERS, factor);
       }),
       { numRuns: 600 },
     );

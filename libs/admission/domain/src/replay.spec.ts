@@ -151,6 +151,67 @@ describe('replayDecision', () => {
     expect(asDecision(recovered.decide(costing(80), T)).fundedBy).toEqual([{ source: 'allowance', window: '5h', credits: 80 }]);
   });
 
+  it('a completion read before a decision whose reservation has run out since: its hold counts until the balance shows it, as live', () => {
+    // A standby reads completions and decisions from different topics, and may apply a decision late.
+    const live = withAccount(newState(), 'acct-1', 'payg', 100);
+    const d = asDecision(live.decide(costing(30), T));
+    live.applyCompletion(d.admissionId, 20, 'succeeded');
+    live.expire(T + 30 * MIN);
+    const standby = withAccount(newState(), 'acct-1', 'payg', 100);
+    standby.applyCompletion(d.admissionId, 20, 'succeeded');
+    standby.replayDecision(replayable(d), T + 30 * MIN);
+    // The ledger settles (charges) a completed request instead of expiring its reservation: until the balance says so,
+    // the 30 held credits are not spendable.
+    expect(standby.account('acct-1')?.availableCredits).toBe(70);
+    expect(standby.account('acct-1')).toEqual(live.account('acct-1'));
+    expect(standby.stats().earlyCompletions).toBe(0);
+  });
+
+  it('a completion read before a decision whose reservation has run out since: its allowance usage is the actual cost, as live', () => {
+    const live = withAccount(newState(), 'acct-1', 'basic', 0);
+    const d = asDecision(live.decide(costing(70), T));
+    live.applyCompletion(d.admissionId, 20, 'succeeded');
+    const standby = withAccount(newState(), 'acct-1', 'basic', 0);
+    standby.applyCompletion(d.admissionId, 20, 'succeeded');
+    standby.replayDecision(replayable(d), T + 30 * MIN);
+    // 20 of the 5 h window's 100 credits used, not 70: an 80-credit request is still paid by allowance.
+    const probe = costing(80);
+    expect(asDecision(live.decide(probe, T + 30 * MIN)).fundedBy).toEqual([{ source: 'allowance', window: '5h', credits: 80 }]);
+    expect(asDecision(standby.decide(probe, T + 30 * MIN)).fundedBy).toEqual([{ source: 'allowance', window: '5h', credits: 80 }]);
+  });
+
+  it('a decision applied after its reservation ran out, then its completion: hold and allowance end as live', () => {
+    for (const [plan, credits, available] of [['payg', 30, 70], ['basic', 70, 0]] as const) {
+      const live = withAccount(newState(), 'acct-1', plan, 100);
+      const d = asDecision(live.decide(costing(credits), T));
+      live.applyCompletion(d.admissionId, 20, 'succeeded');
+      live.expire(T + 30 * MIN);
+      const standby = withAccount(newState(), 'acct-1', plan, 100);
+      standby.replayDecision(replayable(d), T + 30 * MIN);
+      expect(standby.applyCompletion(d.admissionId, 20, 'succeeded').outcome).toBe('completed');
+      expect(standby.account('acct-1')).toEqual(live.account('acct-1'));
+      if (plan === 'payg') expect(standby.account('acct-1')?.availableCredits).toBe(available);
+      const probe = costing(80);
+      expect(asDecision(standby.decide(probe, T + 30 * MIN)).fundedBy).toEqual(asDecision(live.decide(probe, T + 30 * MIN)).fundedBy);
+    }
+  });
+
+  it('an admission whose reservation ran out here before its completion was read: hold and allowance end as live', () => {
+    for (const [plan, credits] of [['payg', 30], ['basic', 70]] as const) {
+      const live = withAccount(newState(), 'acct-1', plan, 100);
+      const d = asDecision(live.decide(costing(credits), T));
+      live.applyCompletion(d.admissionId, 20, 'succeeded');
+      live.expire(T + 30 * MIN);
+      const standby = withAccount(newState(), 'acct-1', plan, 100);
+      standby.replayDecision(replayable(d), T);
+      standby.expire(T + 30 * MIN);
+      expect(standby.applyCompletion(d.admissionId, 20, 'succeeded').outcome).toBe('completed');
+      expect(standby.account('acct-1')).toEqual(live.account('acct-1'));
+      const probe = costing(80);
+      expect(asDecision(standby.decide(probe, T + 30 * MIN)).fundedBy).toEqual(asDecision(live.decide(probe, T + 30 * MIN)).fundedBy);
+    }
+  });
+
   it('rejects a decision event with impossible numbers', () => {
     const state = newState();
     const d = { ...replayable(asDecision(withAccount(newState(), 'acct-1', 'payg', 100).decide(costing(30), T))), estimatedCredits: -1 };

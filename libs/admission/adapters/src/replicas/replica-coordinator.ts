@@ -29,6 +29,11 @@ export interface ReplicaCoordinatorOptions {
   readonly reader: PositionSource;
   /** The account-keyed topic whose partitions are owned, and that decisions are written to. */
   readonly admissionsTopic: string;
+  /**
+   * `access.usage.v1`, keyed by account with as many partitions as the admissions topic, so partition p holds the
+   * completions of partition p's accounts: caught up at takeover as well (see the class comment).
+   */
+  readonly usageTopic: string;
   readonly groupId: string;
   /** Decisions for partition p are written with transactional id `${transactionalIdPrefix}.${p}`. */
   readonly transactionalIdPrefix: string;
@@ -53,7 +58,12 @@ interface Acquisition {
  * 1. fence: initialize the partition's transactional id, so the previous owner (dead, paused or partitioned) can
  *    commit nothing more, and its open transaction is aborted;
  * 2. catch up: read the partition, committed decisions only, up to its high watermark taken after the fence, so the
- *    previous owner's every durable decision is in this replica's state (rate windows, slots, holds, idempotency);
+ *    previous owner's every durable decision is in this replica's state (rate windows, slots, holds, idempotency); and
+ *    the same partition of the usage topic up to its high watermark, so every completion the previous owner accepted
+ *    is too. Without the completions a slot would stay taken (too strict), and worse, a completed request whose
+ *    reservation has run out would look abandoned: its hold would end at the expiry although the ledger charges it,
+ *    and until the balance showed the charge this replica could spend those credits a second time (found by the
+ *    replicas property test, libs/admission/application/src/replicas.property.spec.ts);
  * 3. decide.
  * A partition that leaves is given up at once; anything it still had in flight fails to commit (fenced) and is
  * answered as "not the owner", which the HTTP edge routes to the new owner.
@@ -199,8 +209,11 @@ export class ReplicaCoordinator {
           return;
         }
         acquisition.producer = producer;
-        const end = (await this.options.admin.highWatermarks(topic)).get(partition) ?? 0n;
-        await this.options.reader.waitForPosition(topic, partition, end);
+        const [end, usageEnd] = await Promise.all([
+          this.options.admin.highWatermarks(topic).then((ends) => ends.get(partition) ?? 0n),
+          this.options.admin.highWatermarks(this.options.usageTopic).then((ends) => ends.get(partition) ?? 0n),
+        ]);
+        await Promise.all([this.options.reader.waitForPosition(topic, partition, end), this.options.reader.waitForPosition(this.options.usageTopic, partition, usageEnd)]);
         if (!current()) return;
         this.options.table.set(partition, { kind: 'owned' });
         const ms = performance.now() - t0;
