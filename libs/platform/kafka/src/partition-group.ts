@@ -32,8 +32,12 @@ export interface PartitionGroupOptions {
   /** How long the coordinator waits for a silent member before giving its partitions away. */
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
-  /** Called at every (re)join with the partitions this member now owns, in ascending order. */
-  readonly onAssigned: (partitions: readonly number[], generation: number) => void;
+  /**
+   * Called at every (re)join with the partitions this member now owns, in ascending order. `rejoined` is true when the
+   * member came back under a new member id: the coordinator had dropped it (a paused process, a missed session), so
+   * the group may have given its partitions to others in between, and nothing it held before can be trusted.
+   */
+  readonly onAssigned: (partitions: readonly number[], generation: number, rejoined: boolean) => void;
   /** kafkajs stopped the member for good (it is restarted with backoff); for logs. */
   readonly onError?: (error: unknown) => void;
 }
@@ -133,6 +137,7 @@ export class PartitionGroup {
   private readonly admin: Admin;
   private owned: readonly number[] = [];
   private generation = 0;
+  private memberId = '';
   private stopping = false;
   private running = false;
 
@@ -173,16 +178,19 @@ export class PartitionGroup {
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const partitions = [...(event.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
+      const rejoined = this.memberId !== '' && event.payload.memberId !== this.memberId;
+      this.memberId = event.payload.memberId;
       this.generation += 1;
       this.owned = partitions;
-      options.onAssigned(partitions, this.generation);
+      options.onAssigned(partitions, this.generation, rejoined);
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       if (this.stopping) return;
       // Whatever happened, this member owns nothing until it has joined again.
       this.owned = [];
+      this.memberId = '';
       this.generation += 1;
-      options.onAssigned([], this.generation);
+      options.onAssigned([], this.generation, true);
       options.onError?.(event.payload.error);
       if (!event.payload.restart) {
         this.running = false;

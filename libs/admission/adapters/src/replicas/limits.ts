@@ -6,8 +6,11 @@ export const replicaLimits = {
   acquireRetryMsMax: 1_000,
   /** Longest a request waits to be decided (locally or by the owner) while a partition changes hands. */
   routeDeadlineMsDefault: 2_500,
-  /** One forward to an owner may take this long before the owner is looked up again (a paused owner never answers). */
-  forwardAttemptMsMax: 600,
+  /**
+   * One forward to an owner may take this long before the owner is looked up again (a paused owner never answers). A
+   * loaded owner can be slower than this: the retry carries the same requestId, so it gets the same decision back.
+   */
+  forwardAttemptMsMax: 1_200,
   /** Keep-alive connections per owner. */
   connectionsPerOwnerMax: 16,
   /** Owners whose connection pools are kept (more replicas than this reconnect). */

@@ -86,7 +86,7 @@ export class ReplicaCoordinator {
       memberData: JSON.stringify(options.member),
       sessionTimeoutMs: options.sessionTimeoutMs,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
-      onAssigned: (partitions, generation) => this.onAssigned(partitions, generation),
+      onAssigned: (partitions, generation, rejoined) => this.onAssigned(partitions, generation, rejoined),
       onError: (error) => options.logger.warn({ err: errorMessage(error) }, 'admission replica group: member restarted'),
     });
   }
@@ -122,7 +122,8 @@ export class ReplicaCoordinator {
     }
     return producer.send({ ...message, partition }).catch((error: unknown) => {
       if (!isFencingError(error)) throw error;
-      this.giveUp(partition, 'fenced by another replica');
+      // Only if the fenced producer is still the partition's: a later acquisition here has a producer of its own.
+      if (this.acquisitions.get(partition)?.producer === producer) this.giveUp(partition, 'fenced by another replica');
       throw new NotOwnerError(`partition ${partition} was taken over by another replica`);
     });
   }
@@ -171,12 +172,17 @@ export class ReplicaCoordinator {
     }
   }
 
-  private onAssigned(partitions: readonly number[], generation: number): void {
+  private onAssigned(partitions: readonly number[], generation: number, rejoined: boolean): void {
     if (this.stopped) return;
     this.generation = generation;
     this.joined = true;
     const assigned = new Set(partitions);
-    for (const p of [...this.acquisitions.keys()]) if (!assigned.has(p)) this.giveUp(p, 'assigned to another replica');
+    // A member the group had dropped may get partitions back that another replica owned (and fenced) meanwhile: what
+    // it held is stale, so it takes every assigned partition over afresh.
+    for (const p of [...this.acquisitions.keys()]) {
+      if (rejoined) this.giveUp(p, 'this replica was dropped from the group and rejoined');
+      else if (!assigned.has(p)) this.giveUp(p, 'assigned to another replica');
+    }
     for (const p of partitions) if (!this.acquisitions.has(p)) void this.acquire(p, generation);
     this.options.logger.info({ partitions, generation }, 'admission replica group: partitions assigned');
     void this.refreshOwners();

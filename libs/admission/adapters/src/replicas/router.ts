@@ -30,7 +30,10 @@ export interface OwnerDirectory {
 /**
  * Any replica accepts any request (CONTRACTS.md): the owner of the account's partition decides, and every other
  * replica forwards to it and returns its answer unchanged. While a partition changes hands the request waits, up to
- * its deadline, for the new owner; then it is answered 503 with Retry-After, having been decided nowhere.
+ * its deadline, for the new owner; then it is answered 503 with Retry-After. It was decided nowhere, unless a forward
+ * timed out after the owner had taken the request in: the owner may then have decided it, and the caller's retry with
+ * the same requestId (which Retry-After invites, and which the router does itself within the deadline) gets that
+ * decision back rather than a second one.
  */
 export class AdmissionRouter {
   constructor(
