@@ -207,7 +207,11 @@ async function main(): Promise<void> {
   if (parts.includes('r')) await replicas();
 }
 
-void main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// Exits explicitly: a Kafka client left connected by a failed setup attempt (see replicas.ts) must not keep it running.
+void main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -89,6 +89,9 @@ const WARMUP_SECONDS = 3;
 const STOP_TIMEOUT_MS = 15_000;
 /** Balances published at once while opening the accounts. */
 const OPEN_CONCURRENCY = 50;
+/** Attempts at creating a run's topics: on a loaded broker, metadata of topics just created can lag behind. */
+const CREATE_ATTEMPTS = 3;
+const CREATE_RETRY_MS = 2_000;
 
 /** Counts, per answer, the replica it was sent to and whether another replica decided it. */
 class Tally {
@@ -191,6 +194,18 @@ async function openAccounts(run: AdmissionRun): Promise<void> {
   }
 }
 
+async function createRunRetrying(stack: Stack): Promise<AdmissionRun> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createRun(stack);
+    } catch (error) {
+      if (attempt >= CREATE_ATTEMPTS) throw error;
+      console.log(`(d) creating the run's topics failed (${error instanceof Error ? error.message : String(error)}); trying again`);
+      await sleep(CREATE_RETRY_MS);
+    }
+  }
+}
+
 async function stop(service: Service): Promise<void> {
   const timer = setTimeout(() => void service.kill('SIGKILL'), STOP_TIMEOUT_MS);
   await service.kill('SIGTERM');
@@ -199,7 +214,7 @@ async function stop(service: Service): Promise<void> {
 
 async function measure(stack: Stack, count: number, bare: Service, options: ReplicaOptions): Promise<ReplicaFigures> {
   const loadBefore = loadavg()[0] ?? Number.NaN;
-  const run = await createRun(stack);
+  const run = await createRunRetrying(stack);
   const replicas: Service[] = [];
   try {
     await openAccounts(run);
