@@ -294,25 +294,86 @@ function pct(share: number): string {
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** Medians over a count's maximum-rate runs. */
+function atMax(f: ReplicaFigures) {
+  const cpu = f.max.flatMap((m) => (m.cpu === null ? [] : [m.cpu]));
+  const replicasCpu = cpu.length === 0 ? Number.NaN : median(cpu.map((c) => c.replicas));
+  const rate = median(f.max.map((m) => m.rate));
+  return {
+    rate,
+    bare: median(f.max.map((m) => m.bare)),
+    machineCpu: cpu.length === 0 ? Number.NaN : median(cpu.map((c) => c.machine)),
+    replicasCpu,
+    autocannonCpu: cpu.length === 0 ? Number.NaN : median(cpu.map((c) => c.autocannon)),
+    // Requests answered per CPU-second of the replicas together: what the replicas' own work costs per request,
+    // whatever share of the machine the OS gave them (per run, then the median).
+    perCpuSecond: cpu.length === 0 ? Number.NaN : median(f.max.flatMap((m) => (m.cpu === null || m.cpu.replicas <= 0 ? [] : [m.rate / (m.cpu.replicas / 100)]))),
+    retried: f.max.reduce((s, m) => s + (m.forwardsCounted.failed ?? 0) + (m.forwardsCounted.not_owner ?? 0), 0),
+    failed: f.max.reduce((s, m) => s + m.failed, 0) + f.half.reduce((s, h) => s + h.failed, 0),
+  };
+}
+
 /** The "Admission replicas" section of docs/benchmarks.md. */
 export function replicasSection(figures: readonly ReplicaFigures[], options: ReplicaOptions, command: string): string {
+  const cores = cpus().length;
   const one = figures.find((f) => f.replicas === 1);
+  const oneRate = one === undefined ? Number.NaN : atMax(one).rate;
   const rows = figures.map((f) => {
-    const rate = median(f.max.map((m) => m.rate));
-    const bare = median(f.max.map((m) => m.bare));
-    const vsOne = one === undefined ? '' : ` (${(rate / median(one.max.map((m) => m.rate))).toFixed(2)} × one)`;
-    return `| ${f.replicas} | ${f.owned.join(' / ')} | **${int(rate)}**${vsOne} | ${int(bare)} | ${(rate / bare).toFixed(2)} | ${int(f.halfRate)} | ${median(f.half.map((h) => h.p50Ms))} / **${median(f.half.map((h) => h.p99Ms))} ms** | ${f.max.reduce((s, m) => s + m.failed, 0) + f.half.reduce((s, h) => s + h.failed, 0)} |`;
+    const m = atMax(f);
+    const vsOne = Number.isNaN(oneRate) ? '' : ` (${(m.rate / oneRate).toFixed(2)} × one)`;
+    return `| ${f.replicas} | ${f.owned.join(' / ')} | **${int(m.rate)}**${vsOne} | ${int(m.bare)} | ${(m.rate / m.bare).toFixed(2)} | ${int(m.perCpuSecond)} | ${int(f.halfRate)} | ${median(f.half.map((h) => h.p50Ms))} / **${median(f.half.map((h) => h.p99Ms))} ms** | ${m.failed} |`;
   });
   const forwardRows = figures.map((f) => {
-    const counted = f.max.map((m) => (m.forwardsCounted.answered ?? 0) / m.requests);
-    const retried = f.max.reduce((s, m) => s + (m.forwardsCounted.failed ?? 0) + (m.forwardsCounted.not_owner ?? 0), 0);
-    const received = f.owned.map((_, j) => pct(median(f.max.map((m) => m.receivedShares[j] ?? 0)))).join(' / ');
-    const cpu = f.max.flatMap((m) => (m.cpu === null ? [] : [m.cpu]));
-    const cpuCell = cpu.length === 0 ? 'n/a' : `${Math.round(median(cpu.map((c) => c.machine)))} / ${Math.round(median(cpu.map((c) => c.replicas)))} / ${Math.round(median(cpu.map((c) => c.autocannon)))}`;
-    return `| ${f.replicas} | **${pct(median(f.max.map((m) => m.forwardedShare)))}** / ${pct(median(f.half.map((h) => h.forwardedShare)))} | ${pct(median(counted))} | ${pct((f.replicas - 1) / f.replicas)} | ${retried} | ${received} | ${cpuCell} | ${f.takeoversDuring} |`;
+    const m = atMax(f);
+    const counted = f.max.map((r) => (r.forwardsCounted.answered ?? 0) / r.requests);
+    const received = f.owned.map((_, j) => pct(median(f.max.map((r) => r.receivedShares[j] ?? 0)))).join(' / ');
+    const cpuCell = Number.isNaN(m.machineCpu) ? 'n/a' : `${Math.round(m.machineCpu)} / ${Math.round(m.replicasCpu)} / ${Math.round(m.autocannonCpu)}`;
+    return `| ${f.replicas} | **${pct(median(f.max.map((r) => r.forwardedShare)))}** / ${pct(median(f.half.map((h) => h.forwardedShare)))} | ${pct(median(counted))} | ${pct((f.replicas - 1) / f.replicas)} | ${m.retried} | ${received} | ${cpuCell} | ${f.takeoversDuring} |`;
   });
   const loads = figures.map((f) => `${f.replicas}: ${f.loadBefore.toFixed(2)} → ${f.loadAfter.toFixed(2)}`).join('; ');
-  const cores = cpus().length;
+
+  // What this run's figures say, from the figures themselves (so the text stays true when the bench is run again).
+  const notes: string[] = [];
+  const maxLoad = Math.max(...figures.flatMap((f) => [f.loadBefore, f.loadAfter]));
+  const saturated = figures.every((f) => atMax(f).machineCpu >= 0.9 * cores * 100);
+  if (maxLoad > 2 * cores) {
+    const shares = figures.map((f) => `${Math.round(atMax(f).replicasCpu)} % with ${f.replicas}`).join(', ');
+    notes.push(
+      `**The machine was oversubscribed during this run** (1-minute load average up to ${maxLoad.toFixed(1)} on ${cores} cores: other work ` +
+        `was running beside the benchmark${saturated ? ', and the CPU column shows the machine fully busy during every maximum-rate run' : ''}). ` +
+        `The admission processes together got ${shares} (% of one core) at the maximum rate. These req/s are therefore not what ` +
+        `admission does on a quiet machine (compare section (b) above and its date), and compare replica counts only under this contention.`,
+    );
+  }
+  if (one !== undefined) {
+    const more = figures.filter((f) => f.replicas > 1 && atMax(f).replicasCpu > 1.2 * atMax(one).replicasCpu);
+    if (more.length > 0 && maxLoad > cores) {
+      notes.push(
+        `With the machine oversubscribed, the OS shares the cores among all runnable threads, so ${more.map((f) => f.replicas).join(' and ')} ` +
+          `replica processes got more CPU in total than one did: a higher throughput with more replicas here can come from that larger share ` +
+          `of the machine, not from scaling out. Requests per CPU-second of the replicas (${figures.map((f) => `${int(atMax(f).perCpuSecond)} with ${f.replicas}`).join(', ')}) ` +
+          `show the cost per request instead.`,
+      );
+    }
+  }
+  for (const f of figures.filter((x) => x.takeoversDuring > 0)) {
+    notes.push(
+      `With ${f.replicas} replicas the group did not hold during the measurement: ${f.takeoversDuring} partition takeovers happened after ` +
+        `it had settled. Requests for a partition changing hands waited for the new owner or were answered 503 (the non-2xx column), so ` +
+        `these figures are those of a group rebalancing under load, not of steady forwarding. The group's session timeout ` +
+        `(ADMISSION_GROUP_SESSION_TIMEOUT_MS) is short so that a takeover stays within 2 s, and a replica starved of CPU can miss it.`,
+    );
+  }
+  const retriedCounts = figures.filter((f) => atMax(f).retried > 0);
+  if (retriedCounts.length > 0) {
+    notes.push(
+      `Forwards retried (${retriedCounts.map((f) => `${atMax(f).retried} over the maximum-rate runs with ${f.replicas}`).join(', ')}) are forwards ` +
+        `that got no answer within one attempt's limit (replicaLimits.forwardAttemptMsMax) or reached a replica that no longer owned the ` +
+        `account; the forwarding replica looked the owner up again and retried within the request's deadline. They happen when owners answer ` +
+        `slower than that limit (compare the p99 column) or ownership moves.`,
+    );
+  }
+
   return `
 ## Admission replicas (bench/admission, part d)
 
@@ -328,12 +389,15 @@ each replica receives an equal share of the connections and each request goes to
 whatever its account; the owner of the account decides, so about (N − 1)/N of the requests are forwarded once.
 The bare Fastify route of (b) (one process) alternates with every maximum-rate run as the baseline. Latency is
 measured at half of the same replica count's median maximum, with ${Math.floor(options.connections / 2)} connections.
+A request counts as forwarded when its answer's \`access-replica\` (the replica that decided) is not the replica it
+was sent to; \`admission_forwards_total{outcome="answered"}\` summed over the replicas is the cross-check (it also
+counts requests still in flight when autocannon stops, so it differs slightly when latency is high).
 
-| replicas | partitions owned | throughput, max req/s | bare route, same runs | admission / bare | half rate | p50 / p99 at half rate | non-2xx or errors |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| replicas | partitions owned | throughput, max req/s | bare route, same runs | admission / bare | req/s per CPU-second of the replicas | half rate | p50 / p99 at half rate | non-2xx or errors |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-| replicas | forwarded, by access-replica: at max / at half rate | forwarded, by admission_forwards_total (answered) at max | expected for an even spread | forwards retried (failed or not owner) | requests received per replica | CPU at max, % of one core: machine / replicas / autocannon | partitions taken over during the measurement |
+| replicas | forwarded, by access-replica: at max / at half rate | forwarded, by admission_forwards_total at max | expected for an even spread | forwards retried (failed or not owner) | requests received per replica | CPU at max, % of one core: machine / replicas / autocannon | partitions taken over during the measurement |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${forwardRows.join('\n')}
 
@@ -342,9 +406,10 @@ route and other work. Two or three replicas add processes, not cores: they compe
 figures measure what replication costs at a fixed amount of CPU, not how far throughput grows when each replica has cores
 of its own. The cost is real work: every forwarded request is received, parsed and answered twice (by the replica it
 reached and by the owner, over a keep-alive connection), and every replica reads every other replica's decisions from
-Kafka to keep all partitions warm for a takeover. Where the CPU column shows the machine near ${cores * 100} %, the
-replicas' throughput is bounded by the machine, and a lower figure with more replicas is that cost, not a limit of
-the design. How throughput grows with replicas that each have their own cores was not measured here and is not
-extrapolated from these figures; it needs a run with one replica per machine (or per set of cores).
+Kafka to keep all partitions warm for a takeover. How throughput grows with replicas that each have their own cores was
+not measured here and is not extrapolated from these figures; it needs a run with one replica per machine (or per set
+of cores).
+
+${notes.join('\n\n')}
 `;
 }
