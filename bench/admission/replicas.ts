@@ -350,9 +350,9 @@ export function replicasSection(figures: readonly ReplicaFigures[], options: Rep
     if (more.length > 0 && maxLoad > cores) {
       notes.push(
         `With the machine oversubscribed, the OS shares the cores among all runnable threads, so ${more.map((f) => f.replicas).join(' and ')} ` +
-          `replica processes got more CPU in total than one did: a higher throughput with more replicas here can come from that larger share ` +
-          `of the machine, not from scaling out. Requests per CPU-second of the replicas (${figures.map((f) => `${int(atMax(f).perCpuSecond)} with ${f.replicas}`).join(', ')}) ` +
-          `show the cost per request instead.`,
+          `replica processes got more CPU in total than one did: comparing req/s across replica counts also compares their shares of the ` +
+          `machine. Requests per CPU-second of the replicas (${figures.map((f) => `${int(atMax(f).perCpuSecond)} with ${f.replicas}`).join(', ')}) ` +
+          `compare the cost per request instead.`,
       );
     }
   }
