@@ -370,7 +370,9 @@ export function replicasSection(figures: readonly ReplicaFigures[], options: Rep
       `Forwards retried (${retriedCounts.map((f) => `${atMax(f).retried} over the maximum-rate runs with ${f.replicas}`).join(', ')}) are forwards ` +
         `that got no answer within one attempt's limit (replicaLimits.forwardAttemptMsMax) or reached a replica that no longer owned the ` +
         `account; the forwarding replica looked the owner up again and retried within the request's deadline. They happen when owners answer ` +
-        `slower than that limit (compare the p99 column) or ownership moves.`,
+        `slower than that limit (p99 at the maximum rate: ${retriedCounts.map((f) => `${median(f.max.map((m) => m.p99Ms))} ms with ${f.replicas}`).join(', ')}) ` +
+        `or ownership moves; when the deadline (ADMISSION_ROUTE_DEADLINE_MS) passes first, the request is answered 503 with Retry-After ` +
+        `(the non-2xx column).`,
     );
   }
 
