@@ -10,17 +10,22 @@
  *     decisions: acks=all before the 200) beside a bare Fastify route returning a similar JSON body
  *     (bare-server.ts), measured in the same run, alternating.
  * (c) Latency at half the measured maximum rate of (b).
+ * (d) The same HTTP load over 1, 2 and 3 replicas in one replica group (replicas.ts): throughput, latency at half
+ *     of it, the share of forwarded requests; its own section of docs/benchmarks.md, "Admission replicas".
  *
  * Medians of RUNS runs (default 3). Run: npm run bench -- admission (env: RUNS, DECISIONS, HTTP_SECONDS,
- * CONNECTIONS). Needs the local stack (Kafka, Postgres).
+ * CONNECTIONS; for (d) REPLICAS, REPLICA_SECONDS, REPLICA_CONNECTIONS; PARTS picks parts: a, b (with c), r (d)).
+ * Needs the local stack (Kafka, Postgres).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
 import { parseCatalog } from '@access/catalog';
-import { requireStack } from '@access/testing';
+import { freePort, requireStack } from '@access/testing';
 import { createRun, randomPort, startAdmission, startService, waitReady, type Service } from '../../apps/admission/test/harness';
 import { machine, median, writeSection } from '../report';
+import { replicaBench, replicasSection, type ReplicaOptions } from './replicas';
+import { ACCOUNTS, nextBody } from './requests';
 import { Workload, type WorkloadResult } from './workload';
 
 const runs = Number(process.env.RUNS ?? 3);
@@ -45,24 +50,6 @@ function inProcess(zipfS: number): WorkloadResult[] {
     results.push(r);
   }
   return results;
-}
-
-const ACCOUNTS = 1_000;
-const USERS = 10;
-let sequence = 0;
-
-/** A codex-1 request for one of 10,000 enterprise users: admitted from the allowance, each a new requestId. */
-function nextBody(): string {
-  const n = sequence++;
-  return JSON.stringify({
-    requestId: `bench-${process.pid}-${n}`,
-    accountId: `bench-acct-${n % ACCOUNTS}`,
-    userId: `u-${Math.floor(n / ACCOUNTS) % USERS}`,
-    model: 'codex-1',
-    endpoint: 'code.complete',
-    priority: 'standard',
-    estimate: { meters: { input_tokens: 4_000, output_tokens: 1_500 }, dimensions: {} },
-  });
 }
 
 async function cannon(port: number, token: string | null, overallRate?: number): Promise<Result> {
@@ -124,9 +111,8 @@ async function http(): Promise<{ bare: number[]; admission: number[]; non2xx: nu
   }
 }
 
-async function main(): Promise<void> {
-  // PARTS=b runs only the HTTP part (for trying it out); the section is written only when all ran.
-  const parts = (process.env.PARTS ?? 'a,b').split(',');
+/** Parts a, b and c: the section "admission: the hot path", written only when a and b both ran. */
+async function singleInstance(parts: readonly string[]): Promise<void> {
   const uniform = parts.includes('a') ? inProcess(0) : [];
   const zipf = parts.includes('a') ? inProcess(1) : [];
   if (!parts.includes('b')) return;
@@ -189,7 +175,43 @@ steadier. HTTP latency includes the Kafka round trip (linger ${process.env.ADMIS
   console.log(md);
 }
 
-void main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** Part d: the section "Admission replicas", with its own bare route process as the baseline. */
+async function replicas(): Promise<void> {
+  const options: ReplicaOptions = {
+    counts: (process.env.REPLICAS ?? '1,2,3').split(',').map(Number),
+    runs,
+    seconds: Number(process.env.REPLICA_SECONDS ?? 6),
+    // A multiple of 1, 2 and 3: every replica gets the same number of connections.
+    connections: Number(process.env.REPLICA_CONNECTIONS ?? 60),
+  };
+  const stack = await requireStack(['kafka', 'postgres']);
+  const barePort = await freePort();
+  const bare = startService('bench/admission/bare-server.ts', { BARE_PORT: String(barePort) }, barePort);
+  try {
+    await waitReady(bare);
+    const figures = await replicaBench(stack, bare, options);
+    const command = process.env.PARTS === undefined ? 'npm run bench -- admission' : `PARTS=${process.env.PARTS} npm run bench -- admission`;
+    const md = replicasSection(figures, options, command);
+    writeSection('admission-replicas', md);
+    console.log(md);
+  } finally {
+    await bare.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  // PARTS=b runs only the HTTP part, PARTS=r only the replicas (for trying them out); each section is written only when
+  // all of its parts ran.
+  const parts = (process.env.PARTS ?? 'a,b,r').split(',');
+  await singleInstance(parts);
+  if (parts.includes('r')) await replicas();
+}
+
+// Exits explicitly: a Kafka client left connected by a failed setup attempt (see replicas.ts) must not keep it running.
+void main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -22,7 +22,6 @@
  * BENCH_FRESHNESS_ACCOUNTS (2000), BENCH_FRESHNESS_WARMUP_SECONDS (5), BENCH_FRESHNESS_REFERENCE_RATE (50); LEDGER_*
  * and ADMISSION_* variables in the environment reach the services (e.g. LEDGER_PARTITIONS_CONCURRENTLY).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { CAUSED_AT_HEADER, EVENTS, TOPICS, makeEvent, newEventId, toKafkaMessage, topicCatalog } from '@access/contracts';
 import { TokenStore } from '@access/platform-auth';
@@ -30,7 +29,7 @@ import { EventProducer, KafkaAdmin, RawBatchConsumer, createKafka, sleep, type K
 import { createDataSource, dropSchema, type DataSource } from '@access/platform-postgres';
 import { freePort, requireStack, startService, testName, waitReady, type Service, type Stack } from '@access/testing';
 import { bucketsBetween, histogramBuckets, parsePrometheus, quantileOf, type Bucket } from '../../tools/start/summary';
-import { machine, median, percentile, writeSection } from '../report';
+import { cpuSeconds, machine, median, percentile, writeSection } from '../report';
 
 const RUNS = Number(process.env.BENCH_FRESHNESS_RUNS ?? 3);
 const RATE = Number(process.env.BENCH_FRESHNESS_RATE ?? 2_000);
@@ -62,27 +61,6 @@ type RunResult = {
   /** CPU while publishing, in % of one core (Linux /proc; null elsewhere): the whole machine, and each process. */
   cpu: { machine: number; ledger: number; admission: number; bench: number } | null;
 };
-
-/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on every mainstream Linux build). */
-const USER_HZ = 100;
-
-/** CPU seconds used so far: by the whole machine (all cores, from /proc/stat) and by each pid (/proc/<pid>/stat). */
-function cpuSeconds(pids: Record<string, number | undefined>): Record<string, number> | null {
-  if (!existsSync('/proc/stat')) return null;
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: busy is everything but idle and iowait.
-  const busyTicks = fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
-  const out: Record<string, number> = { machine: busyTicks / USER_HZ };
-  for (const [name, pid] of Object.entries(pids)) {
-    if (pid === undefined) continue;
-    // The command name is in parentheses and may hold spaces: the fields after it are fixed.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out[name] = (Number(rest[11]) + Number(rest[12])) / USER_HZ; // utime, stime
-  }
-  return out;
-}
-
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000, pollMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
