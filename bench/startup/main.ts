@@ -1,0 +1,103 @@
+/**
+ * bench/startup: how long each service takes from spawn to its first 200 on /health/live, started from the build
+ * (`node --enable-source-maps dist/apps/<name>/main.js`) and from source (`node --import tsx apps/<name>/src/main.ts`,
+ * how the tests start them; `npm run start:<name>` adds the tsx CLI's own process on top), and to /health/ready.
+ * Each service gets its own topics, groups, schema and database on the running stack (tools/deploy/src/isolated.ts);
+ * runs alternate build and source so that the machine's noise falls on both. Also the wall time of `npm run build`.
+ * Medians of RUNS runs (default 5). Run: npm run bench -- startup.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { requireStack } from '@access/testing';
+import { isolatedSystem, startAndProbe } from '../../tools/deploy/src/isolated';
+import { buildTargets, services, type ServiceName } from '../../tools/deploy/src/targets';
+import { machine, median, writeSection } from '../report';
+
+const runs = Number(process.env.RUNS ?? 5);
+const root = join(__dirname, '..', '..');
+const ports: Record<ServiceName, number> = { admission: 27_100, 'credit-ledger': 27_200, 'usage-ingest': 27_300, 'load-feedback': 27_400 };
+
+const commands = (name: ServiceName) => ({
+  build: ['node', '--enable-source-maps', buildTargets.find((t) => t.name === name)!.outfile],
+  source: ['node', '--import', 'tsx', `apps/${name}/src/main.ts`],
+});
+type Mode = 'build' | 'source';
+
+/** Starts one process, waits for live then ready, stops it cleanly; both times in ms. */
+async function once(argv: string[], env: Record<string, string>, port: number): Promise<{ live: number; ready: number }> {
+  const t0 = performance.now();
+  const started = startAndProbe(argv, { cwd: root, env, port, timeoutMs: 60_000 });
+  try {
+    const live = await started.live;
+    for (;;) {
+      const r = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined);
+      if (r?.status === 200) return { live, ready: performance.now() - t0 };
+      if (performance.now() - t0 > 60_000) throw new Error(`${argv.join(' ')} not ready in 60 s:\n${started.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await started.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const buildMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const result = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`npm run build failed:\n${result.stdout}${result.stderr}`);
+    buildMs.push(performance.now() - t0);
+  }
+  console.log(`npm run build: ${buildMs.map((ms) => Math.round(ms)).join(', ')} ms`);
+
+  const stack = await requireStack();
+  const system = await isolatedSystem(stack);
+  const samples = new Map<string, { live: number[]; ready: number[] }>();
+  try {
+    const env = system.env(ports);
+    for (let run = 0; run < runs; run++) {
+      for (const { name } of services) {
+        for (const mode of ['build', 'source'] as Mode[]) {
+          const t = await once(commands(name)[mode], env, ports[name]);
+          const key = `${name}/${mode}`;
+          const s = samples.get(key) ?? { live: [], ready: [] };
+          s.live.push(t.live);
+          s.ready.push(t.ready);
+          samples.set(key, s);
+          console.log(`run ${run + 1}/${runs} ${key.padEnd(22)} live ${Math.round(t.live)} ms, ready ${Math.round(t.ready)} ms`);
+        }
+      }
+    }
+  } finally {
+    await system.close();
+  }
+
+  const ms = (values: number[]) => `${Math.round(median(values))} ms`;
+  const range = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
+  const rows = services.map(({ name }) => {
+    const b = samples.get(`${name}/build`)!;
+    const s = samples.get(`${name}/source`)!;
+    return `| ${name} | **${ms(b.live)}** (${range(b.live)}) | ${ms(s.live)} (${range(s.live)}) | ${ms(b.ready)} | ${ms(s.ready)} |`;
+  });
+  const markdown = `
+## Start-up from the build (bench/startup)
+
+\`npm run bench -- startup\`, ${new Date().toISOString().slice(0, 10)}, ${machine()}, against the running local stack (the other
+sessions' load included). From spawn to the first 200 on \`/health/live\` (goal < 1 s from the build), and on to
+\`/health/ready\`; median of ${runs} starts each (min–max), build and source starts alternating, each stopped with SIGTERM.
+From the build: \`node --enable-source-maps dist/apps/<name>/main.js\`; from source: \`node --import tsx apps/<name>/src/main.ts\`.
+
+| service | live, from the build | live, from source (tsx) | ready, from the build | ready, from source |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+\`npm run build\` (all ${buildTargets.length} bundles, esbuild, wall time including npm and tsx): median ${ms(buildMs)} of 3.
+`;
+  console.log(markdown);
+  writeSection('startup', markdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
