@@ -116,3 +116,9 @@ export function healthcheckOf(instruction: Instruction): { options: Record<strin
   const command = execForm(match[2]!.trim()) ?? ['/bin/sh', '-c', match[2]!.trim()];
   return { options, command };
 }
+
+/** A RUN instruction's shell command without its BuildKit flags (`--mount=…`, `--network=…`). */
+export function runCommandOf(instruction: Instruction): string {
+  if (instruction.exec !== undefined) throw new Error(`line ${instruction.line}: RUN in exec form is not used here`);
+  return instruction.args.replace(/^(?:--\S+\s+)*/, '');
+}
