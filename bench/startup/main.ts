@@ -1,15 +1,17 @@
 /**
  * bench/startup: how long each service takes from spawn to its first 200 on /health/live, started from the build
- * (`node --enable-source-maps dist/apps/<name>/main.js`) and from source (`node --import tsx apps/<name>/src/main.ts`,
- * how the tests start them; `npm run start:<name>` adds the tsx CLI's own process on top), and to /health/ready.
+ * (`node dist/apps/<name>/main.js`, also with `--enable-source-maps`) and from source (`node --import tsx
+ * apps/<name>/src/main.ts`, how the tests start them; `npm run start:<name>` adds the tsx CLI's own process on top),
+ * and on to /health/ready.
  * Each service gets its own topics, groups, schema and database on the running stack (tools/deploy/src/isolated.ts);
- * runs alternate build and source so that the machine's noise falls on both. Also the wall time of `npm run build`.
+ * the three ways alternate, start by start, so that the machine's noise falls on all of them. Also the wall time of `npm run build`.
  * Medians of RUNS runs (default 5). Run: npm run bench -- startup.
  */
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { requireStack } from '@access/testing';
-import { isolatedSystem, startAndProbe } from '../../tools/deploy/src/isolated';
+import { isolatedSystem, startAndProbe, type Started } from '../../tools/deploy/src/isolated';
 import { buildTargets, services, type ServiceName } from '../../tools/deploy/src/targets';
 import { machine, median, writeSection } from '../report';
 
@@ -17,16 +19,21 @@ const runs = Number(process.env.RUNS ?? 5);
 const root = join(__dirname, '..', '..');
 const ports: Record<ServiceName, number> = { admission: 27_100, 'credit-ledger': 27_200, 'usage-ingest': 27_300, 'load-feedback': 27_400 };
 
+const outfile = (name: ServiceName) => buildTargets.find((t) => t.name === name)!.outfile;
 const commands = (name: ServiceName) => ({
-  build: ['node', '--enable-source-maps', buildTargets.find((t) => t.name === name)!.outfile],
+  build: ['node', outfile(name)],
+  maps: ['node', '--enable-source-maps', outfile(name)],
   source: ['node', '--import', 'tsx', `apps/${name}/src/main.ts`],
 });
-type Mode = 'build' | 'source';
+type Mode = keyof ReturnType<typeof commands>;
+const modes: Mode[] = ['build', 'maps', 'source'];
+
+let current: Started | undefined;
 
 /** Starts one process, waits for live then ready, stops it cleanly; both times in ms. */
 async function once(argv: string[], env: Record<string, string>, port: number): Promise<{ live: number; ready: number }> {
   const t0 = performance.now();
-  const started = startAndProbe(argv, { cwd: root, env, port, timeoutMs: 60_000 });
+  const started = (current = startAndProbe(argv, { cwd: root, env, port, timeoutMs: 60_000 }));
   try {
     const live = await started.live;
     for (;;) {
@@ -52,12 +59,22 @@ async function main(): Promise<void> {
 
   const stack = await requireStack();
   const system = await isolatedSystem(stack);
+  // Interrupted: stop the service in hand and delete the run's topics, schema and database before leaving.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void (async () => {
+        await current?.stop();
+        await system.close();
+        process.exit(130);
+      })();
+    });
+  }
   const samples = new Map<string, { live: number[]; ready: number[] }>();
   try {
     const env = system.env(ports);
     for (let run = 0; run < runs; run++) {
       for (const { name } of services) {
-        for (const mode of ['build', 'source'] as Mode[]) {
+        for (const mode of modes) {
           const t = await once(commands(name)[mode], env, ports[name]);
           const key = `${name}/${mode}`;
           const s = samples.get(key) ?? { live: [], ready: [] };
@@ -76,19 +93,23 @@ async function main(): Promise<void> {
   const range = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
   const rows = services.map(({ name }) => {
     const b = samples.get(`${name}/build`)!;
+    const m = samples.get(`${name}/maps`)!;
     const s = samples.get(`${name}/source`)!;
-    return `| ${name} | **${ms(b.live)}** (${range(b.live)}) | ${ms(s.live)} (${range(s.live)}) | ${ms(b.ready)} | ${ms(s.ready)} |`;
+    return `| ${name} | **${ms(b.live)}** (${range(b.live)}) | ${ms(m.live)} (${range(m.live)}) | ${ms(s.live)} (${range(s.live)}) | ${ms(b.ready)} | ${ms(s.ready)} |`;
   });
   const markdown = `
 ## Start-up from the build (bench/startup)
 
-\`npm run bench -- startup\`, ${new Date().toISOString().slice(0, 10)}, ${machine()}, against the running local stack (the other
-sessions' load included). From spawn to the first 200 on \`/health/live\` (goal < 1 s from the build), and on to
-\`/health/ready\`; median of ${runs} starts each (min–max), build and source starts alternating, each stopped with SIGTERM.
-From the build: \`node --enable-source-maps dist/apps/<name>/main.js\`; from source: \`node --import tsx apps/<name>/src/main.ts\`.
+\`npm run bench -- startup\`, ${new Date().toISOString().slice(0, 10)}, ${machine()}, against the running local stack, load
+average ${loadavg()[0]!.toFixed(1)} at the end (other sessions share the machine). From spawn to the first 200 on
+\`/health/live\` (goal < 1 s from the build), and on to \`/health/ready\`; median of ${runs} starts each (min–max), the three
+ways alternating start by start, each stopped with SIGTERM. Build: \`node dist/apps/<name>/main.js\` (what the images and
+\`npm run start:<name>:built\` run); maps: the same with \`--enable-source-maps\`; source: \`node --import tsx
+apps/<name>/src/main.ts\`. Live comes after each service's own connections (Postgres, Kafka; the ledger's migrations and
+topics), so the figure is start-up work plus those round trips.
 
-| service | live, from the build | live, from source (tsx) | ready, from the build | ready, from source |
-| --- | --- | --- | --- | --- |
+| service | live, build | live, build + source maps | live, source (tsx) | ready, build | ready, source |
+| --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 \`npm run build\` (all ${buildTargets.length} bundles, esbuild, wall time including npm and tsx): median ${ms(buildMs)} of 3.

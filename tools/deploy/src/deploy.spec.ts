@@ -15,7 +15,7 @@ import { copyOf, envOf, healthcheckOf, parseDockerfile, parseInstructions, type 
 import { buildTargets, services } from './targets';
 
 /** Every Dockerfile: the four services' and the provisioning job's, with the build targets each image holds. */
-export const images = [
+const images = [
   ...services.map((s) => ({ dockerfile: `apps/${s.name}/Dockerfile`, service: s, targets: [s.name] })),
   { dockerfile: 'infra/stack/Dockerfile', service: undefined, targets: ['infra-stack', 'cli'] },
 ];
