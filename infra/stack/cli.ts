@@ -4,6 +4,9 @@
  * `up` is idempotent: a server that already answers is reused, so running it twice starts nothing new.
  * It waits for each server to be ready (with a timeout), then creates the topics of the catalog and
  * applies the Postgres and ClickHouse migrations (each applied once and recorded).
+ *
+ * `provision` does only the second half, against servers someone else runs at KAFKA_BROKERS, DATABASE_URL and
+ * CLICKHOUSE_URL (docker-compose.yml runs it once before the services): it waits for them, starts nothing.
  */
 import { existsSync } from 'node:fs';
 import { ensureDirs, logDir, processAlive, readPid, servers, stopServer, type Server } from './servers';
@@ -50,6 +53,24 @@ async function up(): Promise<void> {
   );
 }
 
+async function provisionOnly(): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs;
+  await Promise.all(
+    servers.map(async ({ name }) => {
+      for (;;) {
+        try {
+          return await readiness[name]();
+        } catch (error) {
+          if (Date.now() > deadline) throw new Error(`${name} was not ready within ${readyTimeoutMs} ms (${error instanceof Error ? error.message : String(error)})`);
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }),
+  );
+  const summary = await provision();
+  console.log(`provisioned: ${summary.topicsCreated} topics created, ${summary.postgresMigrations} Postgres and ${summary.clickhouseMigrations} ClickHouse migrations applied`);
+}
+
 async function status(): Promise<number> {
   let allUp = true;
   for (const server of servers) {
@@ -82,8 +103,11 @@ async function main(): Promise<void> {
     case 'down':
       await down();
       return;
+    case 'provision':
+      await provisionOnly();
+      return;
     default:
-      console.error(`usage: stack up | status | down   (logs in ${logDir})`);
+      console.error(`usage: stack up | status | down | provision   (logs in ${logDir})`);
       process.exitCode = 2;
   }
 }

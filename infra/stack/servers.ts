@@ -8,8 +8,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chownSync, readdirSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
+import { findRoot } from '@access/platform-config';
 
-export const repoRoot = join(__dirname, '..', '..');
+// Found rather than counted: this file also runs bundled into dist/infra/stack/cli.js.
+export const repoRoot = findRoot(__dirname);
 export const localDir = process.env.ACCESS_LOCAL_DIR ?? join(repoRoot, '.local');
 export const dataDir = join(localDir, 'data');
 export const logDir = join(localDir, 'logs');

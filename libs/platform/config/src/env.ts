@@ -2,10 +2,23 @@
  * Configuration from the environment, validated at boot: a bad value stops the process with a message naming
  * the variable, before anything connects anywhere. Defaults are the contract's (shared/CONTRACTS.md).
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
-export const repoRoot = join(__dirname, '..', '..', '..', '..');
+/**
+ * The nearest folder at or above `from` that holds a package.json. This file runs from its source (four folders
+ * below the root) and bundled into dist/apps/<name>/main.js (three below), in a checkout and in a container image
+ * (/app): counting folders would be right for only one of those.
+ */
+export function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
+
+export const repoRoot = findRoot(__dirname);
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const urlOf = (protocols: string[]) =>
@@ -16,6 +29,8 @@ const urlOf = (protocols: string[]) =>
       return false;
     }
   }, `expected a ${protocols.join(' or ')} URL`);
+
+const hostOrAddress = z.union([z.ipv4(), z.ipv6(), z.hostname()], { error: 'expected an IP address or a host name' });
 
 export const commonEnvSchema = z.object({
   KAFKA_BROKERS: z
@@ -31,6 +46,8 @@ export const commonEnvSchema = z.object({
   USAGE_INGEST_PORT: port.default(7300),
   LOAD_FEEDBACK_PORT: port.default(7400),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The address every service's HTTP server binds: loopback unless set (0.0.0.0 in the container images). */
+  HTTP_HOST: hostOrAddress.default('127.0.0.1'),
 });
 
 export type CommonEnv = z.infer<typeof commonEnvSchema>;
@@ -62,6 +79,11 @@ export function loadEnvOrExit<S extends z.ZodType>(schema: S, env: NodeJS.Proces
     }
     throw error;
   }
+}
+
+/** HTTP_HOST, validated like the rest of the environment (for the HTTP shell, which is handed no parsed env). */
+export function httpHostFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return loadEnvOrExit(commonEnvSchema.pick({ HTTP_HOST: true }), env).HTTP_HOST;
 }
 
 export function kafkaBrokers(env: CommonEnv): string[] {

@@ -10,6 +10,7 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { TokenRegistry, TokenStore } from '@access/platform-auth';
+import { httpHostFromEnv } from '@access/platform-config';
 import { LOGGER, ScopeGuard, TOKEN_STORE, TokenRefresher } from './auth';
 import { ProblemFilter, problem, sendProblem } from './problem';
 
@@ -118,6 +119,7 @@ export class ServiceShellModule {
 export interface ServeOptions {
   name: string;
   port: number;
+  /** The bind address; HTTP_HOST (default 127.0.0.1) when not given. */
   host?: string;
   logger: Logger;
   bodyLimitBytes?: number;
@@ -139,8 +141,9 @@ export async function serve(module: unknown, options: ServeOptions): Promise<Nes
     abortOnError: false,
   });
   app.useGlobalFilters(new ProblemFilter(options.logger));
-  await app.listen(options.port, options.host ?? '127.0.0.1');
-  options.logger.info({ port: options.port }, `${options.name} listening`);
+  const host = options.host ?? httpHostFromEnv();
+  await app.listen(options.port, host);
+  options.logger.info({ host, port: options.port }, `${options.name} listening`);
   installShutdown(app, options);
   return app;
 }
