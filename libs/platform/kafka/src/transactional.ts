@@ -50,6 +50,8 @@ export class TransactionalProducer {
   private queue: Pending[] = [];
   private flushing = false;
   private fencedBy: Error | null = null;
+  /** A commit failed for another reason: kafkajs's transaction state may be stuck, so this producer is not used again. */
+  private brokenBy: unknown = null;
   private connected = false;
 
   constructor(
@@ -83,9 +85,15 @@ export class TransactionalProducer {
     return this.fencedBy !== null;
   }
 
+  /** False once fenced or after a failed commit: the owner replaces it (a new one fences this one). */
+  get isUsable(): boolean {
+    return this.fencedBy === null && this.brokenBy === null;
+  }
+
   /** Resolves when the message is committed; rejects with FencedError once another writer took the id over. */
   send(message: OutgoingMessage): Promise<void> {
     if (this.fencedBy !== null) return Promise.reject(this.fencedBy);
+    if (this.brokenBy !== null) return Promise.reject(this.brokenBy);
     if (!this.connected) return Promise.reject(new Error(`transactional producer ${this.transactionalId} is not connected`));
     return new Promise((resolve, reject) => {
       this.queue.push({ message, resolve, reject });
@@ -100,15 +108,18 @@ export class TransactionalProducer {
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, transactionalLimits.batchMessagesMax);
-      if (this.fencedBy !== null) {
-        for (const item of batch) item.reject(this.fencedBy);
+      const unusable = this.fencedBy ?? this.brokenBy;
+      if (unusable !== null) {
+        for (const item of batch) item.reject(unusable);
         continue;
       }
       try {
         await this.commit(batch.map((p) => p.message));
         for (const item of batch) item.resolve();
       } catch (error) {
-        const failure = isFencingError(error) ? this.fence(error) : error;
+        let failure: unknown = error;
+        if (isFencingError(error)) failure = this.fence(error);
+        else this.brokenBy = error;
         for (const item of batch) item.reject(failure);
       }
     }

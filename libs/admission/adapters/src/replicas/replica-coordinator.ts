@@ -121,10 +121,16 @@ export class ReplicaCoordinator {
       return Promise.reject(new NotOwnerError(`this replica does not own partition ${partition}`));
     }
     return producer.send({ ...message, partition }).catch((error: unknown) => {
-      if (!isFencingError(error)) throw error;
-      // Only if the fenced producer is still the partition's: a later acquisition here has a producer of its own.
-      if (this.acquisitions.get(partition)?.producer === producer) this.giveUp(partition, 'fenced by another replica');
-      throw new NotOwnerError(`partition ${partition} was taken over by another replica`);
+      const current = this.acquisitions.get(partition)?.producer === producer;
+      if (isFencingError(error)) {
+        // Only if the fenced producer is still the partition's: a later acquisition here has a producer of its own.
+        if (current) this.giveUp(partition, 'fenced by another replica');
+        throw new NotOwnerError(`partition ${partition} was taken over by another replica`);
+      }
+      // Any other failed commit leaves kafkajs's transaction state in doubt: take the partition over again with a new
+      // producer (which fences this one) while the group still assigns it here; this decision is answered 503.
+      if (current && !producer.isUsable) this.retake(partition, `a commit failed: ${errorMessage(error)}`);
+      throw error;
     });
   }
 
@@ -196,6 +202,12 @@ export class ReplicaCoordinator {
     void acquisition.producer?.disconnect();
     this.options.logger.info({ partition, why }, 'admission replica: partition given up');
     void this.refreshOwners();
+  }
+
+  /** Gives a partition up and takes it over again, if the group still assigns it here. */
+  private retake(partition: number, why: string): void {
+    this.giveUp(partition, why);
+    if (!this.stopped && this.group.partitions.includes(partition)) void this.acquire(partition, this.generation);
   }
 
   /** Fence, catch up, decide (see the class comment). Retries until done or the partition moved on. */
