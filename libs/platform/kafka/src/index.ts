@@ -5,3 +5,4 @@ export * from './partition-group';
 export * from './partitioner';
 export * from './transactional';
 export * from './lag';
+export * from './deadletters';
