@@ -88,13 +88,18 @@ describe('load-feedback service', () => {
 
     // GET /v1/limits: the multipliers in force with the reason and inputs of their last change, and the sample.
     expect((await fetch(`http://127.0.0.1:${service.port}/v1/limits`)).status).toBe(401);
-    const view = (await (await fetch(`http://127.0.0.1:${service.port}/v1/limits`, { headers: { authorization: `Bearer ${token}` } })).json()) as LimitsView;
-    const cut = cuts.at(-1)!;
-    expect(view.multipliers.find((m) => m.model === cut.data.model && m.plan === cut.data.plan && m.priority === cut.data.priority)).toMatchObject({
-      multiplier: cut.data.multiplier,
-      reason: 'overload',
-      inputs: { utilization: 1, capacityCreditsPerSecond: 1_000 },
-    });
+    const readView = async () => (await (await fetch(`http://127.0.0.1:${service.port}/v1/limits`, { headers: { authorization: `Bearer ${token}` } })).json()) as LimitsView;
+    // While overloaded the controller keeps cutting, so the view is compared with the newest change published
+    // for the same class, read after it (they agree once the watch has caught up).
+    const { data: cut } = cuts.at(-1)!;
+    const [view, shown] = await eventually(async () => {
+      const v = await readView();
+      const row = v.multipliers.find((m) => m.model === cut.model && m.plan === cut.plan && m.priority === cut.priority);
+      const last = published().filter((e) => e.data.model === cut.model && e.data.plan === cut.plan && e.data.priority === cut.priority).at(-1);
+      return row !== undefined && last !== undefined && row.multiplier === last.data.multiplier ? ([v, row] as const) : undefined;
+    }, 10_000, 'GET /v1/limits to show the multiplier last published');
+    expect(shown).toMatchObject({ reason: 'overload', inputs: { utilization: 1, capacityCreditsPerSecond: 1_000 } });
+    expect(Date.parse(shown.changedAt!)).toBeGreaterThan(Date.now() - 60_000);
     expect(view.samples).toContainEqual(expect.objectContaining({ model: 'codex-1', region: 'test-1', utilization: 1 }));
 
     await run.producer.send({ topic: run.topics.load, key: 'codex-1', value: '{"not":"an event"}' });
