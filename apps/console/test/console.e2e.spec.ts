@@ -65,7 +65,7 @@ describe.skipIf(chromiumPath === null)('the operator console in a browser', () =
       const host = new URL(request.url()).hostname;
       if (host !== '127.0.0.1' && request.url() !== 'about:blank') offsite.push(request.url());
     });
-  }, 300_000);
+  }, 480_000);
 
   afterAll(async () => {
     await browser?.close();

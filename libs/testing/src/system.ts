@@ -24,6 +24,8 @@ export interface SystemOptions {
   readonly traffic?: { readonly durationS: number; readonly onLine: (line: string) => void };
   /** Every process's whole output is appended under this directory, one file per process. */
   readonly logDir?: string;
+  /** How long every service has to answer /health/ready (default 300 s). */
+  readonly readyTimeoutMs?: number;
 }
 
 export interface RunningSystem {
@@ -79,6 +81,7 @@ export async function startSystem(stack: Stack, options: SystemOptions = {}): Pr
     LOAD_FEEDBACK_PORT: String(ports.feedback), CONSOLE_PORT: String(ports.console), TOKEN_REFRESH_MS: '1000',
   };
   const group = testName('grp');
+  const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
   const services = new Map<string, Service>();
   const log = (name: string) => (options.logDir === undefined ? undefined : `${options.logDir}/${name}.log`);
   const start = (name: string, entry: string, env: Record<string, string>, port: number, args: string[] = []) => {
@@ -118,7 +121,14 @@ export async function startSystem(stack: Stack, options: SystemOptions = {}): Pr
     return traffic;
   };
   try {
-    await Promise.all([...services.values()].map((s) => waitReady(s, 120_000)));
+    // Generous: on a shared 2-core machine five processes compiling TypeScript at once can take minutes.
+    await Promise.all(
+      [...services].map(([name, s]) =>
+        waitReady(s, readyTimeoutMs).catch((error: unknown) => {
+          throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+        }),
+      ),
+    );
     if (options.fleetModels !== undefined) {
       start('fleet-simulator', 'apps/fleet-simulator/src/main.ts', {
         FLEET_MODELS: options.fleetModels, FLEET_TOPIC_ADMISSIONS: topics.admissions, FLEET_TOPIC_USAGE: topics.usage,
