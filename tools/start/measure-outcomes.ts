@@ -8,7 +8,7 @@
  * Times are from the traffic simulator's start (services ready); the services' readiness time is printed too.
  */
 import { requireStack } from '@access/testing';
-import { startSystem } from '@access/testing/system';
+import { startSystem } from './system';
 import { DEMO_FLEET_MODELS } from './demo';
 import { OUTCOME_NAMES, parseTrafficLine, type TrafficLine } from './summary';
 

@@ -49,7 +49,8 @@
       body: options.body ? JSON.stringify(options.body) : undefined,
     });
     const body = await response.json().catch(() => null);
-    if (response.status === 401) { signOut('Your token is not known (or was revoked): sign in again.'); throw new ApiError(401, body); }
+    // Signed in and now unknown: the token was revoked. (While signing in, the form says what went wrong.)
+    if (response.status === 401 && session !== null) { signOut('Your token is not known (or was revoked): sign in again.'); throw new ApiError(401, body); }
     if (!response.ok) throw new ApiError(response.status, body);
     return body;
   }

@@ -14,7 +14,7 @@ import { TokenStore } from '@access/platform-auth';
 import { EventProducer, REDRIVEN_FROM_HEADER, RawBatchConsumer, encodeEvent, type ConsumedMessage } from '@access/platform-kafka';
 import { createDataSource } from '@access/platform-postgres';
 import { repoRoot, requireStack, testName } from '@access/testing';
-import { startSystem, type RunningSystem } from '@access/testing/system';
+import { startSystem, type RunningSystem } from './system';
 import { ensureChromium } from './browser';
 
 const chromiumPath = ensureChromium();

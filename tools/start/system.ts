@@ -1,6 +1,7 @@
 /**
- * The whole system as child processes on topics of its own: the four services, and optionally the console,
- * the fleet simulator and the traffic simulator, wired exactly as `npm start` wires them but on free ports,
+ * The whole system as child processes on topics of its own, for the console's browser test and
+ * measure-outcomes.ts: the four services, and optionally the console, the fleet simulator and the traffic
+ * simulator, wired exactly as `npm start` wires them but on free ports,
  * fresh topics and consumer groups, so that it runs next to anything else on the shared stack. ClickHouse
  * rows land in the shared `access` database (the console reads it as the analyst, who can read only that
  * one); the ids of the traffic are unique to the run, so nothing is mixed up with other runs' rows.
@@ -10,9 +11,7 @@ import { TOPICS, topicCatalog } from '@access/contracts';
 import { SCOPES, TokenStore } from '@access/platform-auth';
 import { KafkaAdmin, createKafka, sleep, type Kafka, type TopicSpec } from '@access/platform-kafka';
 import { createDataSource } from '@access/platform-postgres';
-import { testName } from './ids';
-import { freePort, startService, waitReady, type Service } from './services';
-import type { Stack } from './stack';
+import { freePort, startService, testName, waitReady, type Service, type Stack } from '@access/testing';
 
 export type SystemTopics = Record<'admissions' | 'usage' | 'ledger' | 'balances' | 'load' | 'limits' | 'reputation' | 'deadletter', string>;
 
