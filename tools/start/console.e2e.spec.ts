@@ -107,6 +107,7 @@ describe.skipIf(chromiumPath === null)('the operator console in a browser', () =
     // Refreshed without a page load: more points arrive while the page stays.
     await chartPoints('[data-chart=decisions]', first + 1, 60_000);
     await chartPoints('[data-chart=multipliers]', 1, 60_000);
+    await chartPoints('[data-chart=lag]', 1, 60_000);
     expect(await page.locator('[data-totals] [data-outcome]').count()).toBeGreaterThan(0);
     await shot('overview');
   });
@@ -154,6 +155,19 @@ describe.skipIf(chromiumPath === null)('the operator console in a browser', () =
     expect(usageSeen[0]!.headers[REDRIVEN_FROM_HEADER]).toBe(deadLetterId);
     expect(usageSeen[0]!.headers['content-type']).toBe('application/cloudevents+json');
     await shot('deadletters');
+  });
+
+  it('the services expose request counts and durations per route, consumer lag per group and partition, and the outbox depth', async () => {
+    const metrics = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const admission = await metrics(system.ports.admission);
+    expect(admission).toMatch(/^http_requests_total\{method="POST",route="\/v1\/admissions",status="200"[^}]*\} [1-9]/m);
+    expect(admission).toMatch(/^http_request_duration_seconds_count\{method="POST",route="\/v1\/admissions",status="200"[^}]*\} [1-9]/m);
+    expect(admission).toMatch(/^http_requests_total\{method="POST",route="\/v1\/admissions",status="4\d\d"[^}]*\} [1-9]/m);
+    const ledger = await metrics(system.ports.ledger);
+    expect(ledger).toMatch(new RegExp(`^kafka_consumer_lag_messages\\{group="[^"]+",topic="${system.topics.admissions}",partition="0"[^}]*\\} \\d+`, 'm'));
+    expect(ledger).toMatch(/^ledger_outbox_depth_messages\{[^}]*\} \d+/m);
+    const ingest = await metrics(system.ports.ingest);
+    expect(ingest).toMatch(new RegExp(`^usage_ingest_lag_messages\\{group="[^"]+",topic="${system.topics.usage}",partition="0"[^}]*\\} \\d+`, 'm'));
   });
 
   it('fetched nothing from outside 127.0.0.1', () => {

@@ -73,7 +73,9 @@
    */
   function chart(holder, id, data, options = {}) {
     const names = Object.keys(data.series).sort();
-    const points = names.reduce((sum, n) => sum + data.series[n].filter((v) => v !== null && v !== undefined).length, 0);
+    // A count's quiet buckets are filled with 0 (options.zeroFilled): those are not data drawn.
+    const drawn = (v) => v !== null && v !== undefined && !(options.zeroFilled && v === 0);
+    const points = names.reduce((sum, n) => sum + data.series[n].filter(drawn).length, 0);
     holder.dataset.points = String(points);
     const key = `${id}:${names.join('|')}`;
     const existing = charts.get(id);
@@ -91,7 +93,7 @@
       width, height: 220,
       scales: { x: { time: true }, y: options.range ? { range: options.range } : {} },
       series: [{}, ...names.map((n, i) => ({
-        label: n, stroke: colorOf(n, i), width: 1.5, spanGaps: !options.bars,
+        label: n, stroke: colorOf(n, i), width: 1.5, spanGaps: false,
         ...(options.bars ? { fill: colorOf(n, i) + '99', paths: uPlot.paths.bars({ size: [0.6, 40] }) } : {}),
         value: (u, v) => (v === null || v === undefined ? '–' : fmt(v, 3)),
       }))],
@@ -166,7 +168,7 @@
           card('Dead letters per hour (24 h)', holders.deadletters)));
       return async () => {
         const o = await api('/v1/console/overview');
-        chart(holders.decisions, 'decisions', o.decisions, { unit: 'per s' });
+        chart(holders.decisions, 'decisions', o.decisions, { unit: 'per s', zeroFilled: true });
         chart(holders.multipliers, 'multipliers', o.multipliers, { range: [0, 1.6] });
         chart(holders.lag, 'lag', o.lag, { empty: 'No lag reported yet (credit-ledger and usage-ingest /metrics).' });
         chart(holders.freshness, 'freshness', o.freshness, { unit: 'ms', empty: 'No balance applied in the last minute yet.' });

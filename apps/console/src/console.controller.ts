@@ -13,7 +13,7 @@ import type { Plan } from '@access/catalog';
 import { decodeValue, type DeadLetterTail } from './deadletter-tail';
 import { consoleLimits as L } from './limits';
 import type { OpsMetrics } from './ops-metrics';
-import { accountDecisions, accountOpenHolds, accountUsage, decisionsByOutcome, mostActiveUsers, multipliersByClass, searchAccounts, toSeries } from './queries';
+import { accountDecisions, accountOpenHolds, accountUsage, bucketsOf, decisionsByOutcome, mostActiveUsers, multipliersByClass, searchAccounts, toSeries } from './queries';
 
 export const CONSOLE_DEPENDENCIES = Symbol('CONSOLE_DEPENDENCIES');
 
@@ -61,7 +61,8 @@ export class ConsoleController {
     ]);
     const ops = this.deps.ops.view();
     return {
-      decisions: toSeries(decisionRows, (r) => Number(r.t), (r) => r.outcome, (r) => Number(r.n) / L.decisionsBucketS),
+      // Every bucket of the window, 0 where nothing was decided, so that a quiet stretch reads as 0 per second.
+      decisions: toSeries(decisionRows, (r) => Number(r.t), (r) => r.outcome, (r) => Number(r.n) / L.decisionsBucketS, bucketsOf(Date.now() / 1000, L.overviewWindowS, L.decisionsBucketS), 0),
       multipliers: toSeries(multiplierRows, (r) => Number(r.t), (r) => r.class, (r) => Math.round(Number(r.multiplier) * 1000) / 1000),
       lag: { t: ops.t, series: ops.lag },
       freshness: { t: ops.t, series: { p50: ops.freshnessMs.p50, p99: ops.freshnessMs.p99 } },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountDecisions, accountOpenHolds, accountUsage, decisionsByOutcome, searchAccounts, toSeries } from './queries';
+import { accountDecisions, accountOpenHolds, accountUsage, bucketsOf, decisionsByOutcome, searchAccounts, toSeries } from './queries';
 
 describe('console queries', () => {
   it.each([
@@ -26,5 +26,20 @@ describe('console queries', () => {
     ];
     expect(toSeries(rows, (r) => r.t, (r) => r.k, (r) => r.v)).toEqual({ t: [10, 20], series: { a: [1, 2], b: [null, 5] } });
     expect(toSeries([], (r: { t: number }) => r.t, () => '', () => 0)).toEqual({ t: [], series: {} });
+  });
+
+  it('on a fixed axis, fills what has no row and drops rows outside it', () => {
+    const rows = [
+      { t: 20, k: 'a', v: 2 },
+      { t: 50, k: 'a', v: 9 },
+    ];
+    expect(toSeries(rows, (r) => r.t, (r) => r.k, (r) => r.v, [10, 20, 30], 0)).toEqual({ t: [10, 20, 30], series: { a: [0, 2, 0] } });
+  });
+
+  it.each([
+    [125, 60, 10, [60, 70, 80, 90, 100, 110, 120]],
+    [120, 30, 30, [90, 120]],
+  ])('the buckets of a window ending at %i (%i s wide, by %i s)', (now, window, bucket, expected) => {
+    expect(bucketsOf(now, window, bucket)).toEqual(expected);
   });
 });

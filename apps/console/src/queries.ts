@@ -79,15 +79,35 @@ ORDER BY requests DESC
 LIMIT ${rowsMax}`;
 }
 
-/** Rows of `t, key, value` as chart series: sorted times, and per key one value (or null) per time. */
-export function toSeries<R>(rows: readonly R[], t: (r: R) => number, key: (r: R) => string, value: (r: R) => number): { t: number[]; series: Record<string, (number | null)[]> } {
-  const times = [...new Set(rows.map(t))].sort((a, b) => a - b);
+/**
+ * Rows of `t, key, value` as chart series: sorted times, and per key one value per time. Without `axis` the times
+ * are those of the rows and a key without a row at a time has null there; with `axis` (every bucket of a window)
+ * the times are the axis and a missing value is `fill` (0 for counts: no row means nothing happened).
+ */
+export function toSeries<R>(
+  rows: readonly R[],
+  t: (r: R) => number,
+  key: (r: R) => string,
+  value: (r: R) => number,
+  axis?: readonly number[],
+  fill: number | null = null,
+): { t: number[]; series: Record<string, (number | null)[]> } {
+  const times = axis === undefined ? [...new Set(rows.map(t))].sort((a, b) => a - b) : [...axis];
   const index = new Map(times.map((time, i) => [time, i]));
   const series: Record<string, (number | null)[]> = {};
   for (const r of rows) {
-    const k = key(r);
-    const values = (series[k] ??= times.map(() => null));
-    values[index.get(t(r))!] = value(r);
+    const i = index.get(t(r));
+    if (i === undefined) continue;
+    const values = (series[key(r)] ??= times.map(() => fill));
+    values[i] = value(r);
   }
   return { t: times, series };
+}
+
+/** Every bucket start (epoch seconds) of the window that ends at `nowS`, oldest first. */
+export function bucketsOf(nowS: number, windowS: number, bucketS: number): number[] {
+  const last = Math.floor(nowS / bucketS) * bucketS;
+  const out: number[] = [];
+  for (let b = last - Math.floor(windowS / bucketS) * bucketS; b <= last; b += bucketS) out.push(b);
+  return out;
 }
