@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, SOURCES, deadletterData, makeEvent, newEventId } from '@access/contracts';
 import { TokenStore } from '@access/platform-auth';
 import { EventProducer, REDRIVEN_FROM_HEADER, RawBatchConsumer, encodeEvent, type ConsumedMessage } from '@access/platform-kafka';
+import { parsePrometheus, type Sample } from '@access/platform-observability';
 import { createDataSource } from '@access/platform-postgres';
 import { repoRoot, requireStack, testName } from '@access/testing';
 import { startSystem, type RunningSystem } from './system';
@@ -158,16 +159,19 @@ describe.skipIf(chromiumPath === null)('the operator console in a browser', () =
   });
 
   it('the services expose request counts and durations per route, consumer lag per group and partition, and the outbox depth', async () => {
-    const metrics = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metrics = async (port: number) => parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    /** The value of the first series named `name` whose labels include `labels` (a label given as a RegExp must match). */
+    const value = (samples: Sample[], name: string, labels: Record<string, string | RegExp>) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => (typeof v === 'string' ? s.labels[k] === v : v.test(s.labels[k] ?? ''))))?.value;
     const admission = await metrics(system.ports.admission);
-    expect(admission).toMatch(/^http_requests_total\{method="POST",route="\/v1\/admissions",status="200"[^}]*\} [1-9]/m);
-    expect(admission).toMatch(/^http_request_duration_seconds_count\{method="POST",route="\/v1\/admissions",status="200"[^}]*\} [1-9]/m);
-    expect(admission).toMatch(/^http_requests_total\{method="POST",route="\/v1\/admissions",status="4\d\d"[^}]*\} [1-9]/m);
+    expect(value(admission, 'http_requests_total', { method: 'POST', route: '/v1/admissions', status: '200' })).toBeGreaterThan(0);
+    expect(value(admission, 'http_requests_total', { method: 'POST', route: '/v1/admissions', status: /^4\d\d$/ })).toBeGreaterThan(0);
+    expect(value(admission, 'http_request_duration_seconds_count', { method: 'POST', route: '/v1/admissions', status: '200' })).toBeGreaterThan(0);
     const ledger = await metrics(system.ports.ledger);
-    expect(ledger).toMatch(new RegExp(`^kafka_consumer_lag_messages\\{group="[^"]+",topic="${system.topics.admissions}",partition="0"[^}]*\\} \\d+`, 'm'));
-    expect(ledger).toMatch(/^ledger_outbox_depth_messages\{[^}]*\} \d+/m);
+    expect(value(ledger, 'kafka_consumer_lag_messages', { group: /.+/, topic: system.topics.admissions, partition: '0' })).toBeGreaterThanOrEqual(0);
+    expect(value(ledger, 'ledger_outbox_depth_messages', {})).toBeGreaterThanOrEqual(0);
     const ingest = await metrics(system.ports.ingest);
-    expect(ingest).toMatch(new RegExp(`^usage_ingest_lag_messages\\{group="[^"]+",topic="${system.topics.usage}",partition="0"[^}]*\\} \\d+`, 'm'));
+    expect(value(ingest, 'usage_ingest_lag_messages', { group: /.+/, topic: system.topics.usage, partition: '0' })).toBeGreaterThanOrEqual(0);
   });
 
   it('fetched nothing from outside 127.0.0.1', () => {
