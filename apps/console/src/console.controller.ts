@@ -63,7 +63,8 @@ export class ConsoleController {
     return {
       // Every bucket of the window, 0 where nothing was decided, so that a quiet stretch reads as 0 per second.
       decisions: toSeries(decisionRows, (r) => Number(r.t), (r) => r.outcome, (r) => Number(r.n) / L.decisionsBucketS, bucketsOf(Date.now() / 1000, L.overviewWindowS, L.decisionsBucketS), 0),
-      multipliers: toSeries(multiplierRows, (r) => Number(r.t), (r) => r.class, (r) => Math.round(Number(r.multiplier) * 1000) / 1000),
+      // Null where a class had no decision: what applied then is unknown, so no line is drawn across.
+      multipliers: toSeries(multiplierRows, (r) => Number(r.t), (r) => r.class, (r) => Math.round(Number(r.multiplier) * 1000) / 1000, bucketsOf(Date.now() / 1000, L.overviewWindowS, L.multipliersBucketS)),
       lag: { t: ops.t, series: ops.lag },
       freshness: { t: ops.t, series: { p50: ops.freshnessMs.p50, p99: ops.freshnessMs.p99 } },
       deadLettersPerHour: this.deps.deadLetters.perHour(Date.now(), L.deadLetterHours),
