@@ -1,7 +1,7 @@
 /**
- * `npm start`: (after infra:up) ensures a development token, starts the four services, waits until every
- * /health/ready answers 200, then starts the fleet simulator (a small sora-2 fleet, so that load-feedback
- * has something to shed) and the traffic simulator, and shows a live summary (summary.ts) that refreshes
+ * `npm start`: (after infra:up) ensures a development token, starts the four services and the operator
+ * console (apps/console), waits until every /health/ready answers 200, then starts the fleet simulator (a
+ * small sora-2 fleet, so that load-feedback has something to shed) and the traffic simulator, and shows a live summary (summary.ts) that refreshes
  * in place every second, or prints a plain line every 10 s when stdout is not a terminal. Ctrl-C stops
  * everything it started: the traffic first (it cancels what is running), then the fleet, then the services.
  * Logs (JSON) go to .local/logs/<process>.log; this terminal shows what matters.
@@ -15,6 +15,7 @@ import { SCOPES, TokenStore, generateToken } from '@access/platform-auth';
 import { commonEnvSchema, kafkaBrokers, loadEnvOrExit } from '@access/platform-config';
 import { KafkaAdmin, createKafka } from '@access/platform-kafka';
 import { createDataSource } from '@access/platform-postgres';
+import { DEMO_FLEET_MODELS } from './demo';
 import {
   freshnessLine,
   histogramBuckets,
@@ -37,12 +38,15 @@ import {
 const root = join(__dirname, '..', '..');
 const logDir = join(root, '.local', 'logs');
 const env = loadEnvOrExit(commonEnvSchema);
+/** The operator console's port (apps/console validates CONSOLE_PORT itself at boot). */
+const consolePort = Number(process.env['CONSOLE_PORT'] ?? 7500);
 
 export const services = [
   { name: 'admission', entry: 'apps/admission/src/main.ts', port: env.ADMISSION_PORT },
   { name: 'credit-ledger', entry: 'apps/credit-ledger/src/main.ts', port: env.LEDGER_PORT },
   { name: 'usage-ingest', entry: 'apps/usage-ingest/src/main.ts', port: env.USAGE_INGEST_PORT },
   { name: 'load-feedback', entry: 'apps/load-feedback/src/main.ts', port: env.LOAD_FEEDBACK_PORT },
+  { name: 'console', entry: 'apps/console/src/main.ts', port: consolePort },
 ] as const;
 
 /** The development token: created once per checkout, kept in .local/dev-token, with every scope. */
@@ -86,12 +90,8 @@ export function startService(service: { name: string; entry: string }, extraEnv:
 /** The simulators npm start runs next to the services. */
 const fleetSimulator = { name: 'fleet-simulator', entry: 'apps/fleet-simulator/src/main.ts' };
 const trafficSimulator = { name: 'traffic-simulator', entry: 'tools/traffic-simulator/src/main.ts' };
-/**
- * A sora-2 fleet much smaller than the simulated studio's batch demand: its backlog keeps it saturated after
- * admission cuts batch, so load-feedback steps batch down to 0 (load_shed) within the first minute; codex-1
- * has room to spare. FLEET_MODELS in the environment wins.
- */
-const fleetModelsDefault = 'codex-1:400,sora-2:20';
+/** The fleet the demo runs (demo.ts explains its size). */
+const fleetModelsDefault = DEMO_FLEET_MODELS;
 
 /** Consumer groups whose lag the summary shows, with the topics each reads (the services' default group ids). */
 const lagGroups: { group: string; topics: string[] }[] = [
@@ -196,6 +196,7 @@ async function main(): Promise<void> {
   const readyAfterMs = Date.now() - t0;
   console.log(`all services ready in ${(readyAfterMs / 1000).toFixed(1)} s`);
   for (const s of services) console.log(`  ${s.name.padEnd(14)} http://127.0.0.1:${s.port}  (/health/ready, /metrics, /docs)`);
+  console.log(`\noperator console: http://127.0.0.1:${consolePort}/  (sign in with the token below)`);
   console.log(`\ndevelopment token (every scope):\n  ${token}\n\nlogs: ${logDir}/<process>.log   Ctrl-C stops everything`);
   if (stopping) return;
 

@@ -16,7 +16,7 @@ import {
 } from '@access/credit-ledger-adapters';
 import { kafkaBrokers } from '@access/platform-config';
 import { createRuntime, serve } from '@access/platform-http';
-import { EventProducer, KafkaAdmin, createKafka, errorMessage } from '@access/platform-kafka';
+import { EventProducer, KafkaAdmin, consumerLag, createKafka, errorMessage } from '@access/platform-kafka';
 import { Counter, Gauge, Histogram } from '@access/platform-observability';
 import { createDataSource, migratePostgres } from '@access/platform-postgres';
 import { ledgerEnvSchema, limitsFromEnv, loadCatalog } from './config';
@@ -108,6 +108,34 @@ async function main(): Promise<void> {
     },
   });
   new Gauge({ name: 'ledger_cached_accounts', help: 'Account states held in memory', registers: [m], collect() { this.set(store.cachedAccounts); } });
+  // Read at scrape time, so that an alert sees the depth and the lag as they are, not as a timer last saw them.
+  new Gauge({
+    name: 'ledger_outbox_depth_messages',
+    help: 'Messages written to the outbox and not yet published to Kafka',
+    registers: [m],
+    async collect() {
+      const rows: { n: string | null }[] = await db.query('SELECT sum(message_count) AS n FROM outbox');
+      this.set(Number(rows[0]?.n ?? 0));
+    },
+  });
+  const lagAdmin = new KafkaAdmin(kafka);
+  let lagAdminConnected = false;
+  new Gauge({
+    name: 'kafka_consumer_lag_messages',
+    help: 'Messages between the consumer group committed offset and the high watermark, per partition',
+    labelNames: ['group', 'topic', 'partition'],
+    registers: [m],
+    async collect() {
+      if (!lagAdminConnected) {
+        await lagAdmin.connect();
+        lagAdminConnected = true;
+      }
+      this.reset();
+      for (const row of await consumerLag(lagAdmin, env.LEDGER_GROUP_ID, [topics.admissions, topics.usage])) {
+        this.set({ group: row.group, topic: row.topic, partition: String(row.partition) }, row.lag);
+      }
+    },
+  });
 
   const consumer = new LedgerConsumer(kafka, store, {
     groupId: env.LEDGER_GROUP_ID,
@@ -169,6 +197,7 @@ async function main(): Promise<void> {
       await consumer.stop();
       await publisher.stop();
       await producer.disconnect();
+      if (lagAdminConnected) await lagAdmin.disconnect();
       await db.destroy();
       await rt.close();
     },

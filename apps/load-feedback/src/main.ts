@@ -1,7 +1,8 @@
 /**
  * load-feedback: tunes the load multiplier of every (model, plan, priority) from fleet load and demand,
  * and every user's reputation factor from usage history. Wiring only: configuration (validated at
- * boot), Kafka, ClickHouse, metrics, and the shell (health, readiness, metrics). See docs/load-feedback.md.
+ * boot), Kafka, ClickHouse, metrics, the shell (health, readiness, metrics) and `GET /v1/limits`. See
+ * docs/load-feedback.md.
  */
 import { Module } from '@nestjs/common';
 import { SOURCES } from '@access/contracts';
@@ -10,6 +11,7 @@ import { kafkaBrokers } from '@access/platform-config';
 import { ServiceShellModule, createRuntime, openApiDocument, serve } from '@access/platform-http';
 import { connectKafkaOrExit, errorMessage } from '@access/platform-kafka';
 import { feedbackEnvSchema, loadFeedbackConfig, topicsFromEnv } from './config';
+import { LimitsController, limitsOperation } from './limits.controller';
 import { LoadFeedbackService } from './service';
 
 async function main(): Promise<void> {
@@ -38,7 +40,11 @@ async function main(): Promise<void> {
   rt.readiness.add({ name: 'clickhouse', check: () => clickhouse.ping() });
   rt.readiness.add({ name: 'controller', check: () => service.isReady });
 
-  @Module({ imports: [ServiceShellModule.forRoot(rt.shell(openApiDocument('load-feedback', '1', [])))] })
+  @Module({
+    imports: [ServiceShellModule.forRoot(rt.shell(openApiDocument('load-feedback', '1', [limitsOperation])))],
+    controllers: [LimitsController],
+    providers: [{ provide: LoadFeedbackService, useValue: service }],
+  })
   class AppModule {}
 
   logger.info({ source: SOURCES.loadFeedback, tickIntervalMs: loaded.config.tickIntervalMs, models: loaded.config.models }, 'starting');

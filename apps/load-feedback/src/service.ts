@@ -15,7 +15,7 @@ import {
   restoredReputation,
   type LoadFeedbackTopics,
 } from '@access/load-feedback-adapters';
-import type { FeedbackConfig } from '@access/load-feedback-domain';
+import type { FeedbackConfig, LimitChange, LoadSample } from '@access/load-feedback-domain';
 import type { Clickhouse } from '@access/platform-clickhouse';
 import { EventConsumer, EventPublisher, errorMessage, type EventProducer, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
 import { Counter, Gauge, Histogram, type Logger } from '@access/platform-observability';
@@ -36,6 +36,28 @@ export interface LoadFeedbackServiceOptions {
   readonly nowMs?: () => number;
 }
 
+/** What `GET /v1/limits` answers: the multipliers in force, why each last moved, and the controller's inputs. */
+export interface LimitsView {
+  readonly asOf: string;
+  readonly multipliers: {
+    model: string;
+    plan: string;
+    priority: string;
+    multiplier: number;
+    /** The last change this process published or read back at start; null when it has seen none. */
+    reason: string | null;
+    inputs: Readonly<Record<string, number>> | null;
+    changedAt: string | null;
+  }[];
+  readonly samples: readonly LoadSample[];
+  readonly staleModels: readonly string[];
+  /** Users whose factor is not neutral, furthest from 1 first, at most `reputationRowsMax`. */
+  readonly reputation: { accountId: string; userId: string; factor: number; since: string }[];
+}
+
+/** Reputation rows `GET /v1/limits` returns at most (the console shows the most active users). */
+export const reputationRowsMax = 500;
+
 /** The shortest gap between two ticks when overload brings a tick forward. */
 const overloadTickGapMs = 1_000;
 
@@ -51,6 +73,8 @@ export class LoadFeedbackService {
   private readonly nowMs: () => number;
   private readonly instance = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly m: ReturnType<typeof createMetrics>;
+  /** The last change per class (`model|plan|priority`), so that "why is this multiplier what it is?" has an answer. */
+  private readonly lastChanges = new Map<string, { change: { reason: string; inputs: LimitChange['inputs'] }; atMs: number }>();
 
   constructor(private readonly options: LoadFeedbackServiceOptions) {
     this.nowMs = options.nowMs ?? Date.now;
@@ -63,6 +87,33 @@ export class LoadFeedbackService {
     return this.loop !== null && this.consumer !== null && this.consumer.isRunning && this.consumer.assignment.length > 0;
   }
 
+  /** The state operators look at (served by `GET /v1/limits`); null until restored. */
+  view(): LimitsView | null {
+    const loop = this.loop;
+    if (loop === null) return null;
+    const nowMs = this.nowMs();
+    const multipliers = loop.multipliers().map((m) => {
+      const last = this.lastChanges.get(`${m.model}|${m.plan}|${m.priority}`);
+      return {
+        model: m.model,
+        plan: m.plan,
+        priority: m.priority,
+        multiplier: m.multiplier,
+        reason: last?.change.reason ?? null,
+        inputs: last?.change.inputs ?? null,
+        changedAt: last === undefined ? null : new Date(last.atMs).toISOString(),
+      };
+    });
+    const reputation = [...(this.reputation?.factors() ?? new Map())]
+      .map(([key, r]) => {
+        const bar = key.indexOf('|');
+        return { accountId: key.slice(0, bar), userId: key.slice(bar + 1), factor: r.factor, since: new Date(r.atMs).toISOString() };
+      })
+      .sort((a, b) => Math.abs(b.factor - 1) - Math.abs(a.factor - 1))
+      .slice(0, reputationRowsMax);
+    return { asOf: new Date(nowMs).toISOString(), multipliers, samples: loop.samples(), staleModels: loop.staleModels(nowMs), reputation };
+  }
+
   async start(): Promise<void> {
     const { admin, kafka, topics, logger, config } = this.options;
     const t0 = performance.now();
@@ -73,6 +124,10 @@ export class LoadFeedbackService {
       readCompactedTopic({ kafka, admin, topic: topics.reputation, groupId: `load-feedback-restore-reputation-${this.instance}`, timeoutMs: this.options.restoreTimeoutMs }),
     ]);
     const restored = restoredMultipliers(limits.values());
+    for (const e of limits.values()) {
+      if (e.type !== EVENTS.limitsAdjusted) continue;
+      this.lastChanges.set(`${e.data.model}|${e.data.plan}|${e.data.priority}`, { change: { reason: e.data.reason, inputs: e.data.inputs }, atMs: Date.parse(e.time) });
+    }
     const users = restoredReputation(reputation.values());
     this.loop = new FeedbackLoop({ config, restored, nowMs: this.nowMs() });
     logger.info({ multipliers: restored.length, reputationUsers: users.size, ms: Math.round(performance.now() - t0) }, 'resumed from published state');
@@ -172,7 +227,11 @@ export class LoadFeedbackService {
     const end = this.m.tickSeconds.startTimer();
     try {
       const result = await loop.tick(this.nowMs(), (changes) => this.publisher.publishLimits(changes));
-      for (const c of result.changes) this.m.published.inc({ reason: c.reason });
+      const atMs = this.nowMs();
+      for (const c of result.changes) {
+        this.m.published.inc({ reason: c.reason });
+        this.lastChanges.set(`${c.model}|${c.plan}|${c.priority}`, { change: c, atMs });
+      }
       this.m.ticks.inc({ outcome: 'ok' });
       if (result.changes.length > 0) {
         this.options.logger.info(

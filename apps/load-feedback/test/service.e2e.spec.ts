@@ -1,13 +1,16 @@
 /**
  * load-feedback as a process, on topics of its own: it resumes from the multipliers already on
  * access.limits.v1, answers an overloaded fleet by cutting batch first (publishing only changes, with
- * reason and inputs), dead-letters poison, exits cleanly on SIGTERM, and a successor resumes from
- * what its predecessor published.
+ * reason and inputs, which GET /v1/limits shows), dead-letters poison, exits cleanly on SIGTERM, and a
+ * successor resumes from what its predecessor published.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, makeEvent, newEventId, SOURCES, type AccessEvent } from '@access/contracts';
+import { TokenStore } from '@access/platform-auth';
 import { encodeEvent, sleep } from '@access/platform-kafka';
-import { requireStack, type Stack } from '@access/testing';
+import { createDataSource, type DataSource } from '@access/platform-postgres';
+import { requireStack, testName, type Stack } from '@access/testing';
+import type { LimitsView } from '../src/service';
 import { createFeedbackRun, eventually, multiplierGauges, freePort, startService, waitReady, watchTopic, type FeedbackRun, type Service, type TopicWatch } from './harness';
 
 type LimitsEvent = AccessEvent<typeof EVENTS.limitsAdjusted>;
@@ -19,9 +22,16 @@ describe('load-feedback service', () => {
   let deadletters: TopicWatch;
   const services: Service[] = [];
 
+  let db: DataSource;
+  let token: string;
+
   beforeAll(async () => {
     stack = await requireStack();
     run = await createFeedbackRun(stack);
+    db = createDataSource({ url: stack.databaseUrl });
+    await db.initialize();
+    // Before any service starts: services load the token set at boot, then every TOKEN_REFRESH_MS.
+    token = (await new TokenStore(db).create(testName('limits-reader'), ['ledger:read'])).token;
     // What a predecessor published: free batch is held at 0.4.
     const now = new Date().toISOString();
     const previous = makeEvent(EVENTS.limitsAdjusted, {
@@ -38,6 +48,7 @@ describe('load-feedback service', () => {
     await limits?.stop();
     await deadletters?.stop();
     await run?.close();
+    await db?.destroy();
   });
 
   async function start(): Promise<Service> {
@@ -74,6 +85,22 @@ describe('load-feedback service', () => {
     // The resumed 0.4 was the starting point of free batch's cut.
     const freeBatch = cuts.find((e) => e.data.plan === 'free' && e.data.priority === 'batch');
     if (freeBatch !== undefined) expect(freeBatch.data.inputs.previousMultiplier).toBe(0.4);
+
+    // GET /v1/limits: the multipliers in force with the reason and inputs of their last change, and the sample.
+    expect((await fetch(`http://127.0.0.1:${service.port}/v1/limits`)).status).toBe(401);
+    const readView = async () => (await (await fetch(`http://127.0.0.1:${service.port}/v1/limits`, { headers: { authorization: `Bearer ${token}` } })).json()) as LimitsView;
+    // While overloaded the controller keeps cutting, so the view is compared with the newest change published
+    // for the same class, read after it (they agree once the watch has caught up).
+    const { data: cut } = cuts.at(-1)!;
+    const [view, shown] = await eventually(async () => {
+      const v = await readView();
+      const row = v.multipliers.find((m) => m.model === cut.model && m.plan === cut.plan && m.priority === cut.priority);
+      const last = published().filter((e) => e.data.model === cut.model && e.data.plan === cut.plan && e.data.priority === cut.priority).at(-1);
+      return row !== undefined && last !== undefined && row.multiplier === last.data.multiplier ? ([v, row] as const) : undefined;
+    }, 10_000, 'GET /v1/limits to show the multiplier last published');
+    expect(shown).toMatchObject({ reason: 'overload', inputs: { utilization: 1, capacityCreditsPerSecond: 1_000 } });
+    expect(Date.parse(shown.changedAt!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(view.samples).toContainEqual(expect.objectContaining({ model: 'codex-1', region: 'test-1', utilization: 1 }));
 
     await run.producer.send({ topic: run.topics.load, key: 'codex-1', value: '{"not":"an event"}' });
     const dead = await eventually(() => deadletters.events.find((e) => e.type === EVENTS.deadletterRecorded), 10_000, 'a dead letter');

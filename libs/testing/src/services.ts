@@ -23,16 +23,16 @@ export interface Service {
 
 /**
  * Starts `entry` (a path from the repo root) with LOG_LEVEL=warn and `env` on top of this process's environment.
- * With `logFile`, everything it prints is also appended there (whole, not just the tail).
+ * With `logFile`, everything it prints is also appended there (whole, not just the tail); `args` follow the entry.
  */
-export function startService(entry: string, env: Record<string, string>, port: number, logFile?: string): Service {
+export function startService(entry: string, env: Record<string, string>, port: number, logFile?: string, args: readonly string[] = []): Service {
   let output = '';
   if (logFile !== undefined) mkdirSync(dirname(logFile), { recursive: true });
   const keep = (d: Buffer) => {
     output = (output + d.toString()).slice(-outputCharsMax);
     if (logFile !== undefined) appendFileSync(logFile, d);
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry), ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
   });

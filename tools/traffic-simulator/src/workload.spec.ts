@@ -92,6 +92,12 @@ describe('given the first two minutes of the workload', () => {
     expect(of('pro-studio-batch').every((r) => r.priority === 'batch')).toBe(true);
   });
 
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('then, seed %i, the studio sends batch work at least every 10 s, so a shed class is asked soon after it reaches 0', (seed) => {
+    const at = firstRequests(120_000, seed).requests.filter((r) => r.persona === 'pro-studio-batch').map((r) => r.atMs);
+    expect(at.length).toBeGreaterThan(90);
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeLessThan(10_000);
+  });
+
   it('then payg requests exist (admitted by credits) and plus coders stay inside their allowance', () => {
     expect(of('payg-api').length).toBeGreaterThan(10);
     const teamCredits = of('plus-coders').reduce((s, r) => s + price(r), 0);

@@ -149,8 +149,8 @@ export const PERSONAS: readonly Persona[] = [
   },
   {
     name: 'pro-studio-batch', account: 'studio', plan: 'pro', users: 4, model: 'sora-2', endpoint: 'video.generate', priority: 'batch',
-    role: 'A studio rendering 720p/1080p videos at batch priority: more than the small sora-2 fleet serves, so load-feedback sheds batch (load_shed); paid by allowance, then credits.',
-    arrival: { kind: 'poisson', perSecond: 0.15 }, startAfterMs: 0, honorsRetryAfter: true,
+    role: 'A studio rendering 720p/1080p videos at batch priority: more than the small sora-2 fleet serves, so load-feedback sheds batch (load_shed); paid by allowance, then credits. A request every second or so, so that a shed answer follows soon after batch reaches 0.',
+    arrival: { kind: 'poisson', perSecond: 0.25 }, startAfterMs: 0, honorsRetryAfter: true,
     estimate: video(['720p', '1080p'], [10, 30]), runMs: [30_000, 120_000], failedRatio: 0.05, cancelledRatio: 0.05, actualRatio: [0.8, 1.1],
   },
   {

@@ -163,16 +163,6 @@ const scenarios: Scenario[] = [
     then: { decision: 'rejected', reason: 'load_shed', decidedBy: 'load_shedding', retryAfterMs: 15_000, multipliers: { load: 0, reputation: 1 } },
   },
   {
-    name: 'the load multiplier is 0 but the user is over their base rate: rate_limited, exact retry',
-    given: (s) => {
-      withAccount(s, 'acct-1', 'basic', 1000);
-      for (let i = 0; i < 3; i++) admitAndComplete(s, costing(10));
-      s.applyLimits('sora-2', 'basic', 'standard', 0);
-    },
-    when: costing(10),
-    then: { decision: 'rejected', reason: 'rate_limited', retryAfterMs: 20_000 },
-  },
-  {
     name: 'a load multiplier of 0.5 halves the per-user rate (3 → 1 per minute)',
     given: (s) => {
       withAccount(s, 'acct-1', 'basic', 1000);
@@ -202,6 +192,93 @@ const scenarios: Scenario[] = [
     then: { decision: 'admitted', multipliers: { load: 1, reputation: 2 } },
   },
 ];
+
+// A multiplier of 0 is answered load_shed whatever the other layers would say (CONTRACTS.md,
+// "Idempotency and load shedding, made precise"): each row first puts the user past another layer,
+// and the same request in an unshed state shows which answer the shed one outranks.
+interface ShedRow {
+  readonly name: string;
+  readonly given: (state: AdmissionState) => void;
+  readonly when: () => AdmissionRequest;
+  /** The answer the same request gets when its class is not shed. */
+  readonly unshed: Decision['reason'];
+}
+const shedPrecedence: ShedRow[] = [
+  {
+    name: 'over the per-user requests per minute',
+    given: (s) => {
+      withAccount(s, 'acct-1', 'basic', 1000);
+      for (let i = 0; i < 3; i++) admitAndComplete(s, costing(10));
+    },
+    when: () => costing(10),
+    unshed: 'rate_limited',
+  },
+  {
+    name: 'with every concurrency slot in use',
+    given: (s) => {
+      withAccount(s, 'acct-1', 'basic', 1000);
+      admit(s, costing(10));
+      admit(s, costing(10));
+    },
+    when: () => costing(10),
+    unshed: 'concurrency_limited',
+  },
+  {
+    name: 'over the per-account credits per minute',
+    given: (s) => {
+      withAccount(s, 'acct-1', 'payg', 10_000);
+      admit(s, costing(400, { userId: 'u-2' }));
+    },
+    when: () => costing(200),
+    unshed: 'rate_limited',
+  },
+  {
+    name: 'over requests, concurrency and credits per minute at once',
+    given: (s) => {
+      withAccount(s, 'acct-1', 'basic', 10_000);
+      admitAndComplete(s, costing(10));
+      admit(s, costing(600));
+      admit(s, costing(300));
+    },
+    when: () => costing(200),
+    unshed: 'rate_limited',
+  },
+  {
+    name: 'without the credits to pay (no allowance, no balance)',
+    given: (s) => withAccount(s, 'acct-1', 'payg', 0),
+    when: () => costing(10),
+    unshed: 'insufficient_credits',
+  },
+  {
+    name: 'within every limit and able to pay',
+    given: (s) => withAccount(s, 'acct-1', 'basic', 1000),
+    when: () => costing(10),
+    unshed: null,
+  },
+];
+
+describe('a shed class is answered load_shed whatever the other limits say', () => {
+  it.each(shedPrecedence)('given a user $name, at multiplier 0: load_shed; at 1: $unshed', ({ given, when, unshed }) => {
+    const shed = newState();
+    given(shed);
+    shed.applyLimits('sora-2', 'basic', 'standard', 0);
+    shed.applyLimits('sora-2', 'payg', 'standard', 0);
+    const request = when();
+    expect(asDecision(shed.decide(request, T))).toMatchObject({
+      decision: 'rejected',
+      reason: 'load_shed',
+      decidedBy: 'load_shedding',
+      retryAfterMs: 15_000,
+      fundedBy: [],
+      heldCredits: 0,
+      multipliers: { load: 0, reputation: 1 },
+    });
+
+    const open = newState();
+    given(open);
+    expect(asDecision(open.decide({ ...request }, T)).reason).toBe(unshed);
+  });
+});
 
 describe('the waterfall', () => {
   it.each(scenarios)('given $name, then the decision says so', ({ given, when, at, then }) => {

@@ -16,17 +16,18 @@ import { RollingWindow } from './rolling-window';
  * The waterfall of CONTRACTS.md as one synchronous function of in-memory state:
  *
  *   1. protective limits   per-user requests/min, per-user concurrency, per-account credits/min
- *   2. load shedding       load multiplier 0 for (model, plan, priority)
+ *   2. load shedding       load multiplier 0 for (model, plan, priority), which outranks layer 1's reasons
  *   3. included allowance  the least that remains across the family's rolling windows
  *   4. credits             hold the rest if the account's available credits cover it
  *
  * It reads state and writes only into the reusable `scratch`; AdmissionState commits the effects of
  * an admitted decision afterwards. No await, no clock, no ids: everything arrives in `input`.
  *
- * A load multiplier of 0 is not a limit of zero. It means "shed this (model, plan, priority)", which is
- * layer 2's answer; so layer 1 computes the protective limits with the multiplier taken as 1. A user
- * who is over their own base limit still learns that (rate_limited, with an exact retry time), and
- * everyone else is answered load_shed rather than a meaningless "limit 0".
+ * A load multiplier of 0 is not a limit of zero. It means "shed this (model, plan, priority)", and the
+ * contract answers such a request load_shed whatever the other limits say: while a class is shed the
+ * limit that binds is the fleet's, so a rate_limited answer with a retry time would tell the caller
+ * to come back at a moment that changes nothing. Layer 1's limits are still computed (with the
+ * multiplier taken as 1, never "limit 0") so that the shed decision reports them as they stand.
  */
 
 /** Everything one decision reads, looked up by AdmissionState. Reused across decisions. */
@@ -136,6 +137,18 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
     cpmLimit,
     periodMs,
   );
+  // 2. Load shedding, answered before the protective limits' verdict: the contract puts a shed class
+  // ahead of every other reason (see the comment at the top).
+  if (input.load === 0) {
+    const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
+    const limits = [
+      requestsLimit,
+      concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
+      gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
+    ];
+    return rejected(input, 'load_shed', 'load_shedding', input.loadShedRetryAfterMs, limits, requestsLimit, null);
+  }
+
   if (!rpm.allowed || !concurrencyOk || !cpm.allowed) {
     let retryAfterMs = 0;
     if (!rpm.allowed) retryAfterMs = rpm.retryAfterMs;
@@ -149,17 +162,6 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
       gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
     ];
     return rejected(input, reason, 'protective_limits', retryAfterMs, limits, requestsLimit, null);
-  }
-
-  // 2. Load shedding.
-  if (input.load === 0) {
-    const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
-    const limits = [
-      requestsLimit,
-      concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
-      gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
-    ];
-    return rejected(input, 'load_shed', 'load_shedding', input.loadShedRetryAfterMs, limits, requestsLimit, null);
   }
 
   // 3. Included allowance: the least that remains across the family's windows pays first.

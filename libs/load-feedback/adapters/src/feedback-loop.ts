@@ -35,7 +35,7 @@ export interface LoopTick {
 export class FeedbackLoop {
   private readonly controller: LoadController;
   private state: ControllerState;
-  private readonly samples = new Map<string, LoadSample>();
+  private readonly latestSamples = new Map<string, LoadSample>();
   private readonly demandWindow: DemandWindow;
   private readonly models: ReadonlySet<string>;
   private readonly startedAtMs: number;
@@ -61,10 +61,10 @@ export class FeedbackLoop {
       capacityCreditsPerSecond: data.capacityCreditsPerSecond,
       sampledAtMs: Date.parse(data.sampledAt),
     };
-    const known = this.samples.get(key);
+    const known = this.latestSamples.get(key);
     if (known !== undefined && known.sampledAtMs > sample.sampledAtMs) return true;
-    if (known === undefined && this.samples.size >= adapterLimits.samplesKeptMax) return false;
-    this.samples.set(key, sample);
+    if (known === undefined && this.latestSamples.size >= adapterLimits.samplesKeptMax) return false;
+    this.latestSamples.set(key, sample);
     return true;
   }
 
@@ -87,7 +87,7 @@ export class FeedbackLoop {
   async tick(nowMs: number, publish: (changes: readonly LimitChange[]) => Promise<void>): Promise<LoopTick> {
     // Every tick sees the newest sample of every region (the controller ignores ones it already has),
     // so a tick whose publish failed loses nothing by being repeated.
-    const result = this.controller.tick(this.state, { samples: [...this.samples.values()], demand: this.demandWindow.demand(nowMs) }, nowMs);
+    const result = this.controller.tick(this.state, { samples: [...this.latestSamples.values()], demand: this.demandWindow.demand(nowMs) }, nowMs);
     if (result.changes.length > 0) await publish(result.changes);
     this.state = result.state;
     return { changes: result.changes, staleModels: this.staleModels(nowMs) };
@@ -97,12 +97,17 @@ export class FeedbackLoop {
     return this.controller.multipliers(this.state);
   }
 
+  /** The newest sample of each (model, region): the controller's load inputs, for operators. */
+  samples(): LoadSample[] {
+    return [...this.latestSamples.values()];
+  }
+
   /** Models without a fresh sample now (a fleet never heard from counts from the service's start). */
   staleModels(nowMs: number): string[] {
     const staleAfterMs = this.options.config.staleSamples.staleAfterMs;
     return [...this.models].filter((model) => {
       let newest = Number.NEGATIVE_INFINITY;
-      for (const s of this.samples.values()) if (s.model === model) newest = Math.max(newest, s.sampledAtMs);
+      for (const s of this.latestSamples.values()) if (s.model === model) newest = Math.max(newest, s.sampledAtMs);
       if (newest === Number.NEGATIVE_INFINITY) return nowMs - this.startedAtMs > staleAfterMs;
       return nowMs - newest > staleAfterMs;
     });

@@ -4,3 +4,4 @@ export * from './auth';
 export * from './shell';
 export * from './runtime';
 export * from './openapi';
+export * from './request-metrics';

@@ -1,6 +1,7 @@
 /**
- * What every service shares: health and metrics endpoints, the scope guard, OpenAPI at /docs, problem+json
- * errors, JSON logs, body limits, and a clean shutdown on SIGTERM/SIGINT.
+ * What every service shares: health and metrics endpoints, request counts and durations per route
+ * (request-metrics.ts), the scope guard, OpenAPI at /docs, problem+json errors, JSON logs, body limits, and a
+ * clean shutdown on SIGTERM/SIGINT.
  */
 import 'reflect-metadata';
 import { Controller, Get, Inject, Module, Res, type DynamicModule, type INestApplication, type Provider } from '@nestjs/common';
@@ -13,6 +14,7 @@ import { TokenRegistry, TokenStore } from '@access/platform-auth';
 import { httpHostFromEnv } from '@access/platform-config';
 import { LOGGER, ScopeGuard, TOKEN_STORE, TokenRefresher } from './auth';
 import { ProblemFilter, problem, sendProblem } from './problem';
+import { REQUEST_METRICS_REGISTRY, RequestMetricsInstaller } from './request-metrics';
 
 export const METRICS = Symbol('METRICS');
 export const READINESS = Symbol('READINESS');
@@ -99,6 +101,8 @@ export class ServiceShellModule {
     const providers: Provider[] = [
       { provide: LOGGER, useValue: options.logger },
       { provide: METRICS, useValue: options.metrics },
+      { provide: REQUEST_METRICS_REGISTRY, useValue: options.metrics },
+      RequestMetricsInstaller,
       { provide: READINESS, useValue: options.readiness },
       { provide: OPENAPI, useValue: options.openapi },
       { provide: TOKEN_STORE, useValue: options.tokenStore },

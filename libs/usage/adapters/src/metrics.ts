@@ -10,7 +10,7 @@ export class IngestMetrics {
   readonly retries: Counter<'table'>;
   readonly recoveries: Counter<'table'>;
   readonly lookups: Counter<'table'>;
-  readonly lagMessages: Gauge<'topic' | 'partition'>;
+  readonly lagMessages: Gauge<'group' | 'topic' | 'partition'>;
   readonly retentionDropped: Counter<'table'>;
 
   constructor(registry?: Registry) {
@@ -39,7 +39,7 @@ export class IngestMetrics {
       registers,
     });
     this.lookups = new Counter({ name: 'usage_ingest_id_lookups_total', help: 'Event ids looked up in ClickHouse (older than the in-memory window)', labelNames: ['table'], registers });
-    this.lagMessages = new Gauge({ name: 'usage_ingest_lag_messages', help: 'High watermark minus committed offset', labelNames: ['topic', 'partition'], registers });
+    this.lagMessages = new Gauge({ name: 'usage_ingest_lag_messages', help: 'High watermark minus committed offset, per consumer group and partition', labelNames: ['group', 'topic', 'partition'], registers });
     this.retentionDropped = new Counter({ name: 'usage_ingest_retention_partitions_dropped_total', help: 'Month partitions dropped by retention', labelNames: ['table'], registers });
   }
 }

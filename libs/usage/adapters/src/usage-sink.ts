@@ -159,7 +159,7 @@ export class UsageSink {
       for (const [partition, end] of high) {
         const done = committed.get(partition) ?? -1n;
         const lag = Number(end - (done < 0n ? 0n : done));
-        this.options.metrics.lagMessages.set({ topic: spec.topic, partition: String(partition) }, lag);
+        this.options.metrics.lagMessages.set({ group: this.groupIdOf(spec.table), topic: spec.topic, partition: String(partition) }, lag);
         total += lag;
       }
     }

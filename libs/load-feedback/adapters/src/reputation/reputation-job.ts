@@ -175,6 +175,11 @@ export class ReputationJob {
     return { rows: rows.length, published: plan.updates.length };
   }
 
+  /** Every user whose factor is not neutral, keyed as `userKey` makes them. */
+  factors(): ReadonlyMap<string, UserReputation> {
+    return this.known;
+  }
+
   get remembered(): number {
     return this.known.size;
   }
