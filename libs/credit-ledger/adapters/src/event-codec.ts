@@ -17,14 +17,9 @@ import {
 import type { CreditAccountEvent, CreditAccountEventType, CreditAccountState } from '@access/credit-ledger-domain';
 import { availableCredits, creditAccountEventTypes } from '@access/credit-ledger-domain';
 
-/** One event of an account stream as stored: the domain event plus its position and identity. */
-export type StoredEvent = {
-  readonly accountId: string;
-  readonly version: number;
-  readonly id: string;
-  readonly event: CreditAccountEvent;
-  readonly causationId: string | null;
-};
+import type { StoredEvent } from '@access/credit-ledger-application';
+
+export type { StoredEvent };
 
 /** The CloudEvents type of each domain event; null for those the contract does not publish (account lifecycle). */
 const cloudEventTypes: Readonly<Record<CreditAccountEventType, (typeof EVENTS)[keyof typeof EVENTS] | null>> = {

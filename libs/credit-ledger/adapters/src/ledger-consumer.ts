@@ -17,8 +17,19 @@
 import { EVENTS, parseEventJson } from '@access/contracts';
 import type { PriceBook } from '@access/catalog';
 import { RawBatchConsumer, type BatchContext, type ConsumedMessage, type Kafka } from '@access/platform-kafka';
-import { completionCommand, intakeOf, lateAllowanceRefund, reserveCommand, type Intake } from './intake';
-import { OffsetFencedError, type AccountCommand, type AllowanceRecord, type CommandOutcome, type DeadLetter, type LedgerStore } from './ledger-store';
+import {
+  OffsetFencedError,
+  completionCommand,
+  intakeOf,
+  lateAllowanceRefund,
+  reserveCommand,
+  type AccountCommand,
+  type AllowanceRecord,
+  type CommandOutcome,
+  type DeadLetter,
+  type Intake,
+} from '@access/credit-ledger-application';
+import type { LedgerStore } from './ledger-store';
 
 export interface LedgerConsumerOptions {
   readonly groupId: string;
@@ -204,7 +215,7 @@ export class LedgerConsumer {
     );
     let allowanceOf = new Map<string, number>();
     const prepare = async () => {
-      allowanceOf = admissionIds.length > 0 ? await this.allowances(admissionIds) : new Map<string, number>();
+      allowanceOf = admissionIds.length > 0 ? await this.store.allowancesOf(admissionIds) : new Map<string, number>();
     };
 
     // Every command carries its message's Kafka timestamp (`causedAtMs`): the balance it changes takes it to
@@ -276,13 +287,5 @@ export class LedgerConsumer {
       letters.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers, error, consumer: this.consumerName });
     }
     return letters;
-  }
-
-  private async allowances(admissionIds: string[]): Promise<Map<string, number>> {
-    const rows: { admission_id: string; allowance_credits: string }[] = await this.store.db.query(
-      'SELECT admission_id, allowance_credits::text FROM admission_allowance WHERE admission_id = ANY($1::text[])',
-      [admissionIds],
-    );
-    return new Map(rows.map((r) => [r.admission_id, Number(r.allowance_credits)]));
   }
 }

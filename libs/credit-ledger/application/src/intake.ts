@@ -12,7 +12,7 @@ import type { AdmissionDecidedV1, AnyAccessEvent, UsageRequestCompletedV1 } from
 import { EVENTS } from '@access/contracts';
 import { priceRequest, type PriceBook } from '@access/catalog';
 import type { CreditAccountCommand, CreditAccountState } from '@access/credit-ledger-domain';
-import type { AllowanceRecord } from './ledger-store';
+import type { AllowanceRecord } from './commands';
 
 export type Intake =
   | {

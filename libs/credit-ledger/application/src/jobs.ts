@@ -11,11 +11,11 @@
 import type { PlansConfig } from '@access/catalog';
 import type { CreditAccountCommand } from '@access/credit-ledger-domain';
 import { planPeriodGrantId } from '@access/credit-ledger-domain';
-import type { LedgerStore } from './ledger-store';
+import type { LedgerStorePort } from './ports';
 
 export class ExpiryJob {
   constructor(
-    private readonly store: LedgerStore,
+    private readonly store: LedgerStorePort,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -23,29 +23,17 @@ export class ExpiryJob {
   async runOnce(): Promise<{ accounts: number; events: number }> {
     const now = new Date(this.clock()).toISOString();
     const limit = this.store.limits.expiryAccountsPerRoundMax;
-    const rows: { account_id: string }[] = await this.store.db.query(
-      `SELECT account_id FROM (
-         (SELECT account_id FROM open_reservations WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)
-         UNION
-         (SELECT account_id FROM account_grants WHERE expires_at <= $1 AND remaining_credits > held_credits ORDER BY expires_at LIMIT $2)
-       ) due LIMIT $2`,
-      [now, limit],
-    );
-    if (rows.length === 0) return { accounts: 0, events: 0 };
+    const accountIds = await this.store.accountsWithExpiryDue(now, limit);
+    if (accountIds.length === 0) return { accounts: 0, events: 0 };
     const command: CreditAccountCommand = { type: 'expireDue', data: {}, metadata: { now } };
-    const result = await this.store.execute(rows.map((r) => ({ accountId: r.account_id, command, causationId: 'expiry-job' })));
-    return { accounts: rows.length, events: result.appendedEvents };
+    const result = await this.store.execute(accountIds.map((accountId) => ({ accountId, command, causationId: 'expiry-job' })));
+    return { accounts: accountIds.length, events: result.appendedEvents };
   }
 
   /** Drops the allowance parts of decisions older than `retentionMs` (their completions are long settled). */
   async pruneAllowances(retentionMs: number): Promise<number> {
     const before = new Date(this.clock() - retentionMs).toISOString();
-    const rows: unknown[] = await this.store.db.query(
-      `DELETE FROM admission_allowance WHERE admission_id IN (
-         SELECT admission_id FROM admission_allowance WHERE decided_at < $1 LIMIT $2) RETURNING 1`,
-      [before, this.store.limits.expiryAccountsPerRoundMax],
-    );
-    return rows.length;
+    return this.store.pruneAllowances(before, this.store.limits.expiryAccountsPerRoundMax);
   }
 }
 
@@ -60,7 +48,7 @@ export class PlanGrantScheduler {
   private knownPeriod = '';
 
   constructor(
-    private readonly store: LedgerStore,
+    private readonly store: LedgerStorePort,
     private readonly plans: PlansConfig,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -72,11 +60,8 @@ export class PlanGrantScheduler {
     for (const plan of this.plans.plans.values()) {
       if (plan.grant.creditsPerPeriod <= 0) continue;
       const grantId = planPeriodGrantId(plan.name, periodKey);
-      const rows: { account_id: string }[] = await this.store.db.query(
-        'SELECT account_id FROM account_balances WHERE plan = $1 AND plan_grant_id IS DISTINCT FROM $2 LIMIT $3',
-        [plan.name, grantId, this.store.limits.planGrantAccountsPerRoundMax],
-      );
-      const accounts = rows.map((r) => r.account_id).filter((a) => !this.known.has(`${a}|${grantId}`));
+      const missing = await this.store.accountsMissingPlanGrant(plan.name, grantId, this.store.limits.planGrantAccountsPerRoundMax);
+      const accounts = missing.filter((a) => !this.known.has(`${a}|${grantId}`));
       granted += await this.grant(accounts);
     }
     return granted;
