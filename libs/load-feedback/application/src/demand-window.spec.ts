@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adapterLimits } from '../limits';
+import { applicationLimits } from './limits';
 import { DemandWindow, type DecisionSample } from './demand-window';
 
 let n = 0;
@@ -61,13 +61,13 @@ describe('DemandWindow', () => {
           now += step % 700;
           w.record(decision({ atMs: now - back }), now);
           w.demand(now);
-          expect(w.size.buckets).toBeLessThanOrEqual(windowMs / adapterLimits.demandBucketMs + 1);
+          expect(w.size.buckets).toBeLessThanOrEqual(windowMs / applicationLimits.demandBucketMs + 1);
         }
       }),
     );
   });
 
   it('rejects a window beyond its named maximum', () => {
-    expect(() => new DemandWindow(adapterLimits.demandWindowMsMax + 1, 0)).toThrow(RangeError);
+    expect(() => new DemandWindow(applicationLimits.demandWindowMsMax + 1, 0)).toThrow(RangeError);
   });
 });

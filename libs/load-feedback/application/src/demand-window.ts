@@ -1,5 +1,5 @@
 import { classKey, type ClassDemand, type Priority } from '@access/load-feedback-domain';
-import { adapterLimits } from '../limits';
+import { applicationLimits } from './limits';
 
 /** One decision as the demand window needs it (from `admission.decided`). */
 export interface DecisionSample {
@@ -42,10 +42,10 @@ export class DemandWindow {
   constructor(
     private readonly windowMs: number,
     private readonly startedAtMs: number,
-    private readonly bucketMs: number = adapterLimits.demandBucketMs,
+    private readonly bucketMs: number = applicationLimits.demandBucketMs,
   ) {
-    if (!(windowMs >= bucketMs && windowMs <= adapterLimits.demandWindowMsMax)) {
-      throw new RangeError(`demand window ${windowMs} ms must be within [${bucketMs}, ${adapterLimits.demandWindowMsMax}]`);
+    if (!(windowMs >= bucketMs && windowMs <= applicationLimits.demandWindowMsMax)) {
+      throw new RangeError(`demand window ${windowMs} ms must be within [${bucketMs}, ${applicationLimits.demandWindowMsMax}]`);
     }
   }
 
@@ -56,7 +56,7 @@ export class DemandWindow {
     if (this.seen.has(decision.id)) return 'duplicate';
     const key = classKey(decision);
     if (!this.classes.has(key)) {
-      if (this.classes.size >= adapterLimits.demandClassesMax) return 'class_limit';
+      if (this.classes.size >= applicationLimits.demandClassesMax) return 'class_limit';
       this.classes.set(key, { model: decision.model, plan: decision.plan, priority: decision.priority });
     }
     const index = Math.floor(atMs / this.bucketMs);
@@ -71,7 +71,7 @@ export class DemandWindow {
     if (decision.admitted) totals.admitted += credits;
     bucket.classes.set(key, totals);
     this.seen.set(decision.id, index);
-    if (this.seen.size > adapterLimits.demandSeenIdsMax) {
+    if (this.seen.size > applicationLimits.demandSeenIdsMax) {
       const oldest = this.seen.keys().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
     }

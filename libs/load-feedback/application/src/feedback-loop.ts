@@ -8,8 +8,8 @@ import {
   type LoadController,
   type LoadSample,
 } from '@access/load-feedback-domain';
-import { DemandWindow, type RecordOutcome } from './demand/demand-window';
-import { adapterLimits } from './limits';
+import { DemandWindow, type RecordOutcome } from './demand-window';
+import { applicationLimits } from './limits';
 
 export interface FeedbackLoopOptions {
   readonly config: FeedbackConfig;
@@ -63,7 +63,7 @@ export class FeedbackLoop {
     };
     const known = this.samples.get(key);
     if (known !== undefined && known.sampledAtMs > sample.sampledAtMs) return true;
-    if (known === undefined && this.samples.size >= adapterLimits.samplesKeptMax) return false;
+    if (known === undefined && this.samples.size >= applicationLimits.samplesKeptMax) return false;
     this.samples.set(key, sample);
     return true;
   }

@@ -1,40 +1,48 @@
 /**
- * The load-feedback process around the pure controller: resume from what was published, read samples
- * and decisions, tick on its own clock, publish changes, and score reputation periodically.
+ * The load-feedback use case around the pure controller: resume from what was published, read samples
+ * and decisions, tick on its own clock, publish changes, and score reputation periodically. Kafka and
+ * ClickHouse are behind `FeedbackPorts`.
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
-import { EVENTS, SOURCES } from '@access/contracts';
-import {
-  AbuseSignalsSource,
-  FeedbackLoop,
-  FeedbackPublisher,
-  ReputationJob,
-  readCompactedTopic,
-  restoredMultipliers,
-  restoredReputation,
-  type LoadFeedbackTopics,
-} from '@access/load-feedback-adapters';
-import type { FeedbackConfig } from '@access/load-feedback-domain';
-import type { Clickhouse } from '@access/platform-clickhouse';
-import { EventConsumer, EventPublisher, errorMessage, type EventProducer, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
-import { Counter, Gauge, Histogram, type Logger } from '@access/platform-observability';
-import type { Registry } from 'prom-client';
+import { EVENTS, type AnyAccessEvent } from '@access/contracts';
+import type { ClassMultiplier, FeedbackConfig, LimitChange } from '@access/load-feedback-domain';
+import { Counter, Gauge, Histogram, type Logger, type Registry } from '@access/platform-observability';
+import { FeedbackLoop } from './feedback-loop';
+import { ReputationJob, type ReputationUpdate, type SignalsSource, type UserReputation } from './reputation-job';
+
+/** What load-feedback published before it (re)started: admission already applies it. */
+export interface PublishedState {
+  readonly multipliers: readonly ClassMultiplier[];
+  readonly reputation: ReadonlyMap<string, UserReputation>;
+}
+
+/** The service's edges (implemented over Kafka and ClickHouse in @access/load-feedback-adapters). */
+export interface FeedbackPorts {
+  /** Reads back what was published (the compacted limits and reputation topics). */
+  restore(): Promise<PublishedState>;
+  /** Load samples and admission decisions, live; `handle` gets each batch. */
+  readonly inputs: {
+    start(handle: (events: readonly AnyAccessEvent[]) => Promise<void>): Promise<void>;
+    stop(): Promise<void>;
+    /** Consuming, with partitions assigned. */
+    readonly isConsuming: boolean;
+  };
+  publishLimits(changes: readonly LimitChange[]): Promise<void>;
+  publishReputation(updates: readonly ReputationUpdate[]): Promise<void>;
+  /** Usage history for reputation (null: no reputation job). */
+  readonly signals: SignalsSource | null;
+}
 
 export interface LoadFeedbackServiceOptions {
   readonly config: FeedbackConfig;
-  readonly topics: LoadFeedbackTopics;
-  readonly kafka: Kafka;
-  readonly admin: KafkaAdmin;
-  readonly producer: EventProducer;
-  readonly clickhouse: Clickhouse;
+  readonly ports: FeedbackPorts;
   readonly logger: Logger;
   readonly metrics: Registry;
   /** 0: the reputation job does not run. */
   readonly reputationIntervalMs: number;
-  readonly restoreTimeoutMs: number;
   readonly nowMs?: () => number;
 }
+
+const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** The shortest gap between two ticks when overload brings a tick forward. */
 const overloadTickGapMs = 1_000;
@@ -42,90 +50,74 @@ const overloadTickGapMs = 1_000;
 export class LoadFeedbackService {
   private loop: FeedbackLoop | null = null;
   private reputation: ReputationJob | null = null;
-  private consumer: EventConsumer | null = null;
+  private consuming = false;
   private tickTimer: NodeJS.Timeout | undefined;
   private reputationTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private running: Promise<unknown> = Promise.resolve();
-  private readonly publisher: FeedbackPublisher;
   private readonly nowMs: () => number;
-  private readonly instance = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly m: ReturnType<typeof createMetrics>;
 
   constructor(private readonly options: LoadFeedbackServiceOptions) {
     this.nowMs = options.nowMs ?? Date.now;
-    this.publisher = new FeedbackPublisher(new EventPublisher(options.producer), options.topics);
     this.m = createMetrics(options.metrics, () => this.loop);
   }
 
   /** Restored, consuming and ticking: what readiness reports. */
   get isReady(): boolean {
-    return this.loop !== null && this.consumer !== null && this.consumer.isRunning && this.consumer.assignment.length > 0;
+    return this.loop !== null && this.consuming && this.options.ports.inputs.isConsuming;
   }
 
   async start(): Promise<void> {
-    const { admin, kafka, topics, logger, config } = this.options;
+    const { ports, logger, config } = this.options;
     const t0 = performance.now();
     // Resume where the last instance left off: admission already applies these multipliers, so the
     // controller must start from them, not from 1 (which would let a held-back class in at once).
-    const [limits, reputation] = await Promise.all([
-      readCompactedTopic({ kafka, admin, topic: topics.limits, groupId: `load-feedback-restore-limits-${this.instance}`, timeoutMs: this.options.restoreTimeoutMs }),
-      readCompactedTopic({ kafka, admin, topic: topics.reputation, groupId: `load-feedback-restore-reputation-${this.instance}`, timeoutMs: this.options.restoreTimeoutMs }),
-    ]);
-    const restored = restoredMultipliers(limits.values());
-    const users = restoredReputation(reputation.values());
-    this.loop = new FeedbackLoop({ config, restored, nowMs: this.nowMs() });
-    logger.info({ multipliers: restored.length, reputationUsers: users.size, ms: Math.round(performance.now() - t0) }, 'resumed from published state');
+    const restored = await ports.restore();
+    this.loop = new FeedbackLoop({ config, restored: restored.multipliers, nowMs: this.nowMs() });
+    logger.info({ multipliers: restored.multipliers.length, reputationUsers: restored.reputation.size, ms: Math.round(performance.now() - t0) }, 'resumed from published state');
 
-    if (this.options.reputationIntervalMs > 0) {
+    if (this.options.reputationIntervalMs > 0 && ports.signals !== null) {
       this.reputation = new ReputationJob({
         config: config.reputation,
-        source: new AbuseSignalsSource(this.options.clickhouse),
-        publish: (updates) => this.publisher.publishReputation(updates),
+        source: ports.signals,
+        publish: (updates) => ports.publishReputation(updates),
         intervalMs: this.options.reputationIntervalMs,
-        restored: users,
+        restored: restored.reputation,
       });
     }
-
-    // A group of its own per process, never committed: samples and demand are only worth reading live.
-    const consumer = new EventConsumer(kafka, this.options.producer, {
-      groupId: `load-feedback-${this.instance}`,
-      topics: [topics.load, topics.admissions],
-      fromBeginning: false,
-      commitOffsets: false,
-      maxWaitMs: 50,
-      consumerName: 'load-feedback',
-      source: SOURCES.loadFeedback,
-      deadLetterTopic: topics.deadletter,
-      onDeadLetter: (message, reason) => {
-        this.m.events.inc({ type: 'poison', outcome: 'dead_lettered' });
-        logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason }, 'dead-lettered a message');
-      },
-    });
-    await consumer.start(async (events) => {
-      const loop = this.loop;
-      if (loop === null) return;
-      const now = this.nowMs();
-      let overloaded = false;
-      for (const { event } of events) {
-        switch (event.type) {
-          case EVENTS.loadSampled:
-            this.m.events.inc({ type: 'load.sampled', outcome: loop.onSample(event.data) ? 'used' : 'ignored' });
-            overloaded ||= event.data.utilization > this.overloadThreshold;
-            break;
-          case EVENTS.admissionDecided:
-            this.m.events.inc({ type: 'admission.decided', outcome: loop.onDecision(event.id, event.data, now) });
-            break;
-          default:
-            // Anything else on these topics is not load-feedback's input.
-            this.m.events.inc({ type: 'other', outcome: 'ignored' });
-        }
-      }
-      if (overloaded) this.tickSoonOnOverload();
-    });
-    this.consumer = consumer;
+    await ports.inputs.start((events) => this.onEvents(events));
+    this.consuming = true;
     this.scheduleTick();
     if (this.reputation !== null) this.scheduleReputation(0);
+  }
+
+  /** Counts and applies a batch of samples and decisions; an overloaded sample brings the tick forward. */
+  private async onEvents(events: readonly AnyAccessEvent[]): Promise<void> {
+    const loop = this.loop;
+    if (loop === null) return;
+    const now = this.nowMs();
+    let overloaded = false;
+    for (const event of events) {
+      switch (event.type) {
+        case EVENTS.loadSampled:
+          this.m.events.inc({ type: 'load.sampled', outcome: loop.onSample(event.data) ? 'used' : 'ignored' });
+          overloaded ||= event.data.utilization > this.overloadThreshold;
+          break;
+        case EVENTS.admissionDecided:
+          this.m.events.inc({ type: 'admission.decided', outcome: loop.onDecision(event.id, event.data, now) });
+          break;
+        default:
+          // Anything else on these topics is not load-feedback's input.
+          this.m.events.inc({ type: 'other', outcome: 'ignored' });
+      }
+    }
+    if (overloaded) this.tickSoonOnOverload();
+  }
+
+  /** Counts a message the inputs dead-lettered (its topic carried something that is not a valid event). */
+  deadLettered(): void {
+    this.m.events.inc({ type: 'poison', outcome: 'dead_lettered' });
   }
 
   /** A sample above target + band: cuts must not wait for the clock (issue 6: admission reacts within 2 s). */
@@ -171,7 +163,7 @@ export class LoadFeedbackService {
     if (loop === null) return;
     const end = this.m.tickSeconds.startTimer();
     try {
-      const result = await loop.tick(this.nowMs(), (changes) => this.publisher.publishLimits(changes));
+      const result = await loop.tick(this.nowMs(), (changes) => this.options.ports.publishLimits(changes));
       for (const c of result.changes) this.m.published.inc({ reason: c.reason });
       this.m.ticks.inc({ outcome: 'ok' });
       if (result.changes.length > 0) {
@@ -216,10 +208,7 @@ export class LoadFeedbackService {
     clearTimeout(this.tickTimer);
     clearTimeout(this.reputationTimer);
     await this.running.catch(() => undefined);
-    if (this.consumer !== null) {
-      await this.consumer.stop().catch(() => undefined);
-      await this.options.admin.deleteGroups([`load-feedback-${this.instance}`]).catch(() => undefined);
-    }
+    if (this.consuming) await this.options.ports.inputs.stop().catch(() => undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 import { reputationFactor, scoreReputation, type ReputationConfig, type ReputationSignals } from '@access/load-feedback-domain';
-import { adapterLimits } from '../limits';
+import { applicationLimits } from './limits';
 
 /** One user's signals, as the abuse-signals view reports them. */
 export interface UserSignals {
@@ -70,8 +70,8 @@ export function planReputation(input: {
    */
   readonly complete?: boolean;
 }): ReputationPlan {
-  const changeMin = input.changeMin ?? adapterLimits.reputationChangeMin;
-  const usersMax = input.usersMax ?? adapterLimits.reputationUsersMax;
+  const changeMin = input.changeMin ?? applicationLimits.reputationChangeMin;
+  const usersMax = input.usersMax ?? applicationLimits.reputationUsersMax;
   const { config, nowMs } = input;
   const next = new Map<string, UserReputation>();
   const updates: ReputationUpdate[] = [];
@@ -159,7 +159,7 @@ export class ReputationJob {
   }
 
   async run(nowMs: number): Promise<{ rows: number; published: number }> {
-    const limit = adapterLimits.reputationRowsPerRunMax;
+    const limit = applicationLimits.reputationRowsPerRunMax;
     const rows = await this.options.source.fetch(limit);
     const plan = planReputation({
       rows,

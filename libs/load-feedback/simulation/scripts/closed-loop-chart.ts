@@ -2,7 +2,7 @@
  * Runs the closed-loop simulation of closed-loop.spec.ts (same scenario, same seed) and draws it to
  * docs/images/closed-loop.svg:
  *
- *   npx tsx libs/load-feedback/domain/scripts/closed-loop-chart.ts [output.svg]
+ *   npx tsx libs/load-feedback/simulation/scripts/closed-loop-chart.ts [output.svg]
  *
  * Reads config/ (feedback.yaml, plans.yaml, price-book.yaml) from the repository root, so the chart
  * shows the controller as shipped. Prints a short summary of the run.
@@ -11,8 +11,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePlans, parsePriceBook } from '@access/catalog';
-import { parseFeedbackConfig } from '../src/feedback-config';
-import { runClosedLoop, stepScenario } from '../src/simulation/closed-loop';
+import { parseFeedbackConfig } from '@access/load-feedback-domain';
+import { runClosedLoop, stepScenario } from '../src/closed-loop';
 import { renderClosedLoopChart, type ChartPoint } from './svg-chart';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');

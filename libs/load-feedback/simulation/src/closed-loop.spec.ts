@@ -3,10 +3,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePlans, parsePriceBook } from '@access/catalog';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseFeedbackConfig } from '../feedback-config';
+import { parseFeedbackConfig } from '@access/load-feedback-domain';
 import { runClosedLoop, stepScenario, type ClosedLoopRun, type ClosedLoopTick } from './closed-loop';
 
-const configDir = join(dirname(fileURLToPath(import.meta.url)), '../../../../../config');
+const configDir = join(dirname(fileURLToPath(import.meta.url)), '../../../../config');
 const read = (name: string) => readFileSync(join(configDir, name), 'utf8');
 
 function loadRun(): ClosedLoopRun {

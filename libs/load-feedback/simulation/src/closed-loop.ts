@@ -1,9 +1,8 @@
 import { AdmissionState, type AdmissionRequest, type Rejection } from '@access/admission-domain';
 import type { PlansConfig, PriceBook } from '@access/catalog';
-import { classKey, priorities, type Priority } from '../classes';
-import { createLoadController, type ClassDemand, type LimitChange } from '../controller/load-controller';
-import type { FeedbackConfig } from '../feedback-config';
-import { createFleetModel, toLoadSample } from '../fleet/fleet-model';
+import { seededRandom } from '@access/testing';
+import { createLoadController, priorities, type ClassDemand, type FeedbackConfig, type LimitChange, type Priority } from '@access/load-feedback-domain';
+import { createFleetModel, toLoadSample } from './fleet-model';
 
 /**
  * The whole loop in one process, without Kafka: simulated users send requests through admission's
@@ -120,7 +119,7 @@ interface SimUser {
 }
 
 export function runClosedLoop(options: ClosedLoopOptions): ClosedLoopRun {
-  const random = mulberry32(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const capacity = options.capacityCreditsPerSecond ?? 8000;
   const tickMs = options.feedback.tickIntervalMs;
   const peakRatio = Math.max(...options.phases.map((p) => p.demandRatio));
@@ -274,11 +273,6 @@ export function runClosedLoop(options: ClosedLoopOptions): ClosedLoopRun {
   return { model, capacityCreditsPerSecond: capacity, ticks };
 }
 
-/** The classes the simulation drives, as `model|plan|priority` keys. */
-export function simulatedClasses(): string[] {
-  return demandMix.map((r) => classKey({ model, plan: r.plan, priority: r.priority }));
-}
-
 function noRejections(): Record<Rejection, number> {
   return { rate_limited: 0, concurrency_limited: 0, load_shed: 0, insufficient_credits: 0 };
 }
@@ -306,18 +300,6 @@ function exponential(random: () => number, ratePerMs: number): number {
 
 function clampInt(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
-}
-
-/** Small, seedable, good enough for a simulation (not for anything secret). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Completion {

@@ -1,4 +1,4 @@
-import type { LoadSample } from '../controller/load-controller';
+import type { LoadSample } from '@access/load-feedback-domain';
 
 /**
  * A model-serving fleet reduced to what the controller sees, so that a simulator (and the closed-loop

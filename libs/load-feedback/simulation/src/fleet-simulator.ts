@@ -1,5 +1,5 @@
 import type { AdmissionDecidedV1, LoadSampledV1, UsageRequestCompletedV1 } from '@access/contracts';
-import { createFleetModel, toLoadSample, type FleetModel, type FleetState } from '@access/load-feedback-domain';
+import { createFleetModel, toLoadSample, type FleetModel, type FleetState } from './fleet-model';
 
 export interface SimulatedFleet {
   readonly model: string;

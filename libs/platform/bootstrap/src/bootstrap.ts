@@ -15,7 +15,7 @@
  */
 import type { z } from 'zod';
 import { kafkaBrokers, loadEnvOrExit, type CommonEnv } from '@access/platform-config';
-import { createRuntime, serve, type Runtime, type ShellOptions } from '@access/platform-http';
+import type { Runtime, ShellOptions, serve } from '@access/platform-http';
 import { connectKafkaOrExit, errorMessage, type EventProducer, type Kafka, type KafkaAdmin, type ProducerOptions } from '@access/platform-kafka';
 import { createLogger, type Logger } from '@access/platform-observability';
 import type { Registry } from 'prom-client';
@@ -109,7 +109,10 @@ export class WorkerBoot<E extends CommonEnv> {
 
 /** A service: the worker's parts plus the runtime (metrics, readiness, the token store's pool) and HTTP. */
 export class ServiceBoot<E extends CommonEnv> extends WorkerBoot<E> {
-  constructor(private readonly runtime: Runtime<E>) {
+  constructor(
+    private readonly runtime: Runtime<E>,
+    private readonly serveHttp: typeof serve,
+  ) {
     super(runtime.name, runtime.env, runtime.logger);
     // Registered first, so it runs last: the pool of the token store outlives every other step.
     this.onStop('runtime', () => runtime.close());
@@ -131,13 +134,16 @@ export class ServiceBoot<E extends CommonEnv> extends WorkerBoot<E> {
 
   /** Boots `module` on Fastify and listens; SIGTERM/SIGINT close the server, then run the shutdown steps. */
   async serve(module: unknown, options: { port: number; bodyLimitBytes?: number }): Promise<void> {
-    await serve(module, { name: this.name, logger: this.logger, ...options, onShutdown: () => this.lifecycle.stop() });
+    await this.serveHttp(module, { name: this.name, logger: this.logger, ...options, onShutdown: () => this.lifecycle.stop() });
   }
 }
 
 /** Starts a service: the environment validated against `schema` (exit 1 naming the variable), then its runtime. */
 export async function bootService<S extends z.ZodType<CommonEnv>>(name: string, schema: S): Promise<ServiceBoot<z.infer<S>>> {
-  return new ServiceBoot(await createRuntime(name, schema));
+  // Loaded here, not at the top: Nest, Fastify and TypeORM take seconds to load under tsx, and a worker
+  // (`bootWorker`) needs none of them.
+  const http = await import('@access/platform-http');
+  return new ServiceBoot(await http.createRuntime(name, schema), http.serve);
 }
 
 /** Starts a process without HTTP or Postgres: environment and logger. */

@@ -1,8 +1,8 @@
 import { EVENTS, SOURCES, makeEvent, newEventId, type AccessEvent, type AnyAccessEvent } from '@access/contracts';
 import type { ClassMultiplier, LimitChange } from '@access/load-feedback-domain';
 import type { EventPublisher } from '@access/platform-kafka';
-import type { ReputationUpdate, UserReputation } from '../reputation/reputation-job';
-import { userKey } from '../reputation/reputation-job';
+import type { ReputationUpdate, UserReputation } from '@access/load-feedback-application';
+import { userKey } from '@access/load-feedback-application';
 
 /** `limits.adjusted` for one change (its reason, and the numbers it was computed from). */
 export function limitsAdjustedEvent(change: LimitChange, time: string): AccessEvent<typeof EVENTS.limitsAdjusted> {

@@ -54,7 +54,7 @@ export interface ClassMultiplier extends TrafficClass {
 
 interface ModelState {
   readonly model: string;
-  /** Latest sample per region, newest first is not guaranteed; at most regionsPerModelMax. */
+  /** Latest sample per region, newest first; at most regionsPerModelMax (beyond it the stalest regions are dropped). */
   readonly regions: readonly LoadSample[];
   /** Time of the newest sample ever seen, or of the controller's start when none was. */
   readonly lastSampleAtMs: number;
