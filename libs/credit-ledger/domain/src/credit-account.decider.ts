@@ -36,7 +36,6 @@ import {
   drawableCredits,
   evolve,
   grantRecord,
-  initialState,
   isExpiredAt,
 } from './credit-account.state';
 import { isCredits, isId, isPositiveCredits, isText, ledgerLimits } from './limits';
@@ -76,18 +75,6 @@ export type DecideResult =
   /** The reservation this command is about has already been settled, voided or expired. */
   | { readonly kind: 'already_resolved'; readonly events: readonly []; readonly resolution: Resolution; readonly first: CreditAccountEvent }
   | { readonly kind: 'rejected'; readonly events: readonly []; readonly reason: Rejection; readonly detail: string };
-
-export type Decider<State, Command, Event, Result> = {
-  readonly decide: (command: Command, state: State) => Result;
-  readonly evolve: (state: State, event: Event) => State;
-  readonly initialState: () => State;
-};
-
-export const creditAccountDecider: Decider<CreditAccountState, CreditAccountCommand, CreditAccountEvent, DecideResult> = {
-  decide,
-  evolve,
-  initialState,
-};
 
 const rejected = (reason: Rejection, detail: string): DecideResult => ({ kind: 'rejected', events: [], reason, detail });
 const exists = (first: CreditAccountEvent): DecideResult => ({ kind: 'exists', events: [], first });
