@@ -26,6 +26,7 @@ export type {
 } from './commands';
 export { AppendConflictError, OffsetFencedError } from './errors';
 export { decideBatch, type DecidedBatch } from './decide-batch';
+export { intakeBatch, type ConsumedIntake, type IntakeBatch } from './intake-batch';
 export { completionCommand, intakeOf, lateAllowanceRefund, reserveCommand, type Intake } from './intake';
 export { ExpiryJob, PlanGrantScheduler, monthlyPeriodKey } from './jobs';
 export type { LedgerJobLimits, LedgerStorePort } from './ports';
