@@ -97,22 +97,7 @@ export function planReputation(input: {
         accountId,
         userId,
         factor: rounded,
-        signals: {
-          requests: signals.requests,
-          successRatio: round6(signals.successRatio),
-          rejectionRatio: round6(signals.rejectionRatio),
-          failureRatio: round6(signals.failureRatio),
-          burstiness: round6(signals.burstiness),
-          overshootCredits: signals.overshootCredits,
-          activeDays: signals.activeDays,
-          target: round6(score.target),
-          bonus: round6(score.bonus),
-          penaltyRejection: round6(score.penalties.rejection),
-          penaltyFailure: round6(score.penalties.failure),
-          penaltyBurstiness: round6(score.penalties.burstiness),
-          penaltyOvershoot: round6(score.penalties.overshoot),
-          previousFactor: published,
-        },
+        signals: publishedSignals(signals, score, published),
       });
     }
     const publishedFactor = publish ? rounded : published;
@@ -131,6 +116,26 @@ export function planReputation(input: {
     visit(key.slice(0, split), key.slice(split + 1), noSignals);
   }
   return { updates, next };
+}
+
+/** The numbers a `reputation.changed` event carries: the signals, the score's parts and the factor it replaces. */
+function publishedSignals(signals: ReputationSignals, score: ReturnType<typeof scoreReputation>, previousFactor: number): ReputationUpdate['signals'] {
+  return {
+    requests: signals.requests,
+    successRatio: round6(signals.successRatio),
+    rejectionRatio: round6(signals.rejectionRatio),
+    failureRatio: round6(signals.failureRatio),
+    burstiness: round6(signals.burstiness),
+    overshootCredits: signals.overshootCredits,
+    activeDays: signals.activeDays,
+    target: round6(score.target),
+    bonus: round6(score.bonus),
+    penaltyRejection: round6(score.penalties.rejection),
+    penaltyFailure: round6(score.penalties.failure),
+    penaltyBurstiness: round6(score.penalties.burstiness),
+    penaltyOvershoot: round6(score.penalties.overshoot),
+    previousFactor,
+  };
 }
 
 function round6(value: number): number {
