@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENTS, goldenEvent } from '@access/contracts';
-import { FeedbackLoop } from '@access/load-feedback-adapters';
+import { FeedbackLoop } from '@access/load-feedback-application';
 import { createLoadController, parseFeedbackConfig, type ClassDemand, type LoadSample } from '@access/load-feedback-domain';
 import { machine, median, writeSection } from '../report';
 

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TOPICS } from '@access/contracts';
+import { TOPICS, topicCatalog } from '@access/contracts';
 import { parsePlans, parsePriceBook, type PlansConfig, type PriceBook } from '@access/catalog';
 import { validateStoreLimits, type LedgerStoreLimits } from '@access/credit-ledger-adapters';
+import { ConfigProblems } from '@access/platform-bootstrap';
 import { commonEnvSchema } from '@access/platform-config';
 
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');
@@ -51,7 +52,7 @@ export function limitsFromEnv(env: LedgerEnv): LedgerStoreLimits {
   if (env.LEDGER_OUTBOX_BATCH_MAX !== undefined) overrides.outboxBatchMax = env.LEDGER_OUTBOX_BATCH_MAX;
   if (env.LEDGER_APPEND_RETRIES_MAX !== undefined) overrides.appendRetriesMax = env.LEDGER_APPEND_RETRIES_MAX;
   const result = validateStoreLimits(overrides);
-  if (!result.ok) throw new Error(`Invalid credit-ledger limits:\n  ${result.errors.join('\n  ')}`);
+  if (!result.ok) throw new ConfigProblems(result.errors);
   return result.limits;
 }
 
@@ -64,6 +65,29 @@ export function loadCatalog(configDir: string): { plans: PlansConfig; priceBook:
     ...(plans.ok ? [] : plans.errors.map((e) => `plans.yaml ${e.path}: ${e.message}`)),
     ...(priceBook.ok ? [] : priceBook.errors.map((e) => `price-book.yaml ${e.path}: ${e.message}`)),
   ];
-  if (!plans.ok || !priceBook.ok) throw new Error(`Invalid configuration in ${configDir}:\n  ${problems.join('\n  ')}`);
+  if (!plans.ok || !priceBook.ok) throw new ConfigProblems(problems);
   return { plans: plans.value, priceBook: priceBook.value };
+}
+
+/** The topics this instance uses, and their shapes from the catalog (created at boot when missing). */
+export function topicsFromEnv(env: LedgerEnv) {
+  const names = {
+    admissions: env.LEDGER_TOPIC_ADMISSIONS,
+    usage: env.LEDGER_TOPIC_USAGE,
+    ledger: env.LEDGER_TOPIC_LEDGER,
+    balances: env.LEDGER_TOPIC_BALANCES,
+    deadletter: env.LEDGER_TOPIC_DEADLETTER,
+  };
+  const catalogNames: Record<keyof typeof names, string> = {
+    admissions: TOPICS.admissions,
+    usage: TOPICS.usage,
+    ledger: TOPICS.ledger,
+    balances: TOPICS.balances,
+    deadletter: TOPICS.deadletter,
+  };
+  const shapes = (Object.keys(names) as (keyof typeof names)[]).map((key) => {
+    const spec = topicCatalog.find((t) => t.name === catalogNames[key])!;
+    return { name: names[key], partitions: spec.partitions, compacted: spec.compacted };
+  });
+  return { ...names, shapes };
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { TOPICS, idSchema } from '@access/contracts';
-import { fleetSimulatorLimits, type SimulatedFleet } from '@access/load-feedback-adapters';
+import { fleetSimulatorLimits, type SimulatedFleet } from '@access/load-feedback-simulation';
 import { commonEnvSchema } from '@access/platform-config';
 
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');

@@ -1,27 +1,28 @@
 /**
  * fleet-simulator: a model-serving fleet on this machine, so that the load-feedback loop closes
  * without GPUs. It reads what admission lets through (access.admissions.v1) and what completes
- * (access.usage.v1), runs the domain's FleetModel, and publishes `load.sampled` to access.load.v1
+ * (access.usage.v1), runs the simulation's FleetModel, and publishes `load.sampled` to access.load.v1
  * every FLEET_TICK_MS. Run: `npx tsx apps/fleet-simulator/src/main.ts` (see config.ts for the env).
  */
 import { randomUUID } from 'node:crypto';
 import { EVENTS, makeEvent, newEventId } from '@access/contracts';
-import { FleetSimulator } from '@access/load-feedback-adapters';
-import { kafkaBrokers, loadEnvOrExit } from '@access/platform-config';
-import { EventConsumer, EventPublisher, connectKafkaOrExit, errorMessage } from '@access/platform-kafka';
-import { createLogger } from '@access/platform-observability';
+import { FleetSimulator } from '@access/load-feedback-simulation';
+import { bootWorker } from '@access/platform-bootstrap';
+import { EventConsumer, EventPublisher, errorMessage } from '@access/platform-kafka';
 import { fleetEnvSchema, fleetsFromEnv } from './config';
 
 const source = '/fleet/simulator';
 
 async function main(): Promise<void> {
-  const env = loadEnvOrExit(fleetEnvSchema);
-  const logger = createLogger('fleet-simulator', env.LOG_LEVEL);
+  const boot = bootWorker('fleet-simulator', fleetEnvSchema);
+  const { env, logger } = boot;
   const fleets = fleetsFromEnv(env);
   const simulator = new FleetSimulator(fleets, Date.now());
-  const { kafka, admin, producer } = await connectKafkaOrExit({ brokers: kafkaBrokers(env), clientId: 'fleet-simulator', logger });
+  const { kafka, admin, producer } = await boot.connectKafka();
   const publisher = new EventPublisher(producer);
   const groupId = `fleet-simulator-${process.pid}-${randomUUID().slice(0, 8)}`;
+  // Best effort: a group Kafka will not delete yet (members still leaving) expires on its own.
+  boot.onStop('consumer group', () => admin.deleteGroups([groupId]).catch(() => undefined));
   // Live traffic only: a fleet serves what is admitted from now on, not history.
   const consumer = new EventConsumer(kafka, producer, {
     groupId,
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     source,
     deadLetterTopic: env.FLEET_TOPIC_DEADLETTER,
   });
+  boot.onStop('consumer', () => consumer.stop());
   await consumer.start(async (events) => {
     for (const { event } of events) {
       if (event.type === EVENTS.admissionDecided) simulator.onDecision(event.id, event.data);
@@ -40,10 +42,7 @@ async function main(): Promise<void> {
     }
   });
 
-  let stopping = false;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> = Promise.resolve();
-  const tick = async () => {
+  boot.every('sample', env.FLEET_TICK_MS, async () => {
     const nowMs = Date.now();
     const samples = simulator.tick(nowMs);
     const time = new Date(nowMs).toISOString();
@@ -55,30 +54,9 @@ async function main(): Promise<void> {
     } catch (error) {
       logger.warn({ err: errorMessage(error) }, 'publishing load samples failed');
     }
-  };
-  const schedule = () => {
-    if (stopping) return;
-    timer = setTimeout(() => {
-      inFlight = tick().finally(schedule);
-    }, env.FLEET_TICK_MS);
-  };
-  schedule();
+  });
   logger.info({ fleets, tickMs: env.FLEET_TICK_MS, load: env.FLEET_TOPIC_LOAD }, 'fleet simulator running');
-
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'fleet simulator shutting down');
-    clearTimeout(timer);
-    await inFlight.catch(() => undefined);
-    await consumer.stop().catch(() => undefined);
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await producer.disconnect().catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  boot.untilSignal();
 }
 
 void main();

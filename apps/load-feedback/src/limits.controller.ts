@@ -1,7 +1,7 @@
 /** `GET /v1/limits`: the multipliers in force, why each last moved, the controller's inputs and the reputation factors. */
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ProblemException, RequireScope, type Operation } from '@access/platform-http';
-import { LoadFeedbackService } from './service';
+import { LoadFeedbackService } from '@access/load-feedback-application';
 
 @Controller('v1/limits')
 export class LimitsController {

@@ -10,7 +10,7 @@ import { TokenStore } from '@access/platform-auth';
 import { encodeEvent, sleep } from '@access/platform-kafka';
 import { createDataSource, type DataSource } from '@access/platform-postgres';
 import { requireStack, testName, type Stack } from '@access/testing';
-import type { LimitsView } from '../src/service';
+import type { LimitsView } from '@access/load-feedback-application';
 import { createFeedbackRun, eventually, multiplierGauges, freePort, startService, waitReady, watchTopic, type FeedbackRun, type Service, type TopicWatch } from './harness';
 
 type LimitsEvent = AccessEvent<typeof EVENTS.limitsAdjusted>;

@@ -4,7 +4,8 @@
  */
 import { Module } from '@nestjs/common';
 import { SOURCES } from '@access/contracts';
-import { ServiceShellModule, createRuntime, openApiDocument, serve } from '@access/platform-http';
+import { bootService } from '@access/platform-bootstrap';
+import { ServiceShellModule, openApiDocument } from '@access/platform-http';
 import { ingestEnvSchema } from './config';
 import { createIngest } from './ingest';
 
@@ -12,32 +13,20 @@ import { createIngest } from './ingest';
 const lagRefreshIntervalMs = 10_000;
 
 async function main(): Promise<void> {
-  const rt = await createRuntime('usage-ingest', ingestEnvSchema);
-  const ingest = createIngest(rt.env, rt.logger, rt.metrics);
-  rt.readiness.add({ name: 'kafka', check: () => ingest.producer.isConnected });
-  rt.readiness.add({ name: 'clickhouse', check: () => ingest.store.ping() });
-  rt.readiness.add({ name: 'consumers', check: () => ingest.sink.isAssigned });
+  const boot = await bootService('usage-ingest', ingestEnvSchema);
+  const ingest = createIngest(boot.env, boot.logger, boot.metrics);
+  boot.ready('kafka', () => ingest.producer.isConnected);
+  boot.ready('clickhouse', () => ingest.store.ping());
+  boot.ready('consumers', () => ingest.sink.isAssigned);
 
-  @Module({ imports: [ServiceShellModule.forRoot(rt.shell(openApiDocument('usage-ingest', '1', [])))] })
+  @Module({ imports: [ServiceShellModule.forRoot(boot.shell(openApiDocument('usage-ingest', '1', [])))] })
   class AppModule {}
 
-  rt.logger.info({ source: SOURCES.usageIngest }, 'starting');
-  await ingest.start();
-  const lagTimer = setInterval(() => {
-    ingest.sink.updateLag(ingest.admin).catch((error: unknown) => rt.logger.warn({ err: String(error) }, 'lag refresh failed'));
-  }, lagRefreshIntervalMs);
-  lagTimer.unref();
-
-  await serve(AppModule, {
-    name: 'usage-ingest',
-    port: rt.env.USAGE_INGEST_PORT,
-    logger: rt.logger,
-    onShutdown: async () => {
-      clearInterval(lagTimer);
-      await ingest.stop();
-      await rt.close();
-    },
-  });
+  boot.logger.info({ source: SOURCES.usageIngest }, 'starting');
+  boot.onStop('ingest', () => ingest.stop());
+  await boot.startOrExit('the sink', () => ingest.start());
+  boot.every('lag', lagRefreshIntervalMs, () => ingest.sink.updateLag(ingest.admin));
+  await boot.serve(AppModule, { port: boot.env.USAGE_INGEST_PORT });
 }
 
 void main();

@@ -1,7 +1,7 @@
 /**
  * mulberry32: a small, fast, seedable generator, so a failing run or a simulated workload can be replayed
- * exactly from its seed. Not for anything secret. (The load-feedback domain keeps its own copy: a domain
- * library may not depend on this one.)
+ * exactly from its seed. Not for anything secret. (libs/contracts' uuidv7 spec keeps its own copy: the
+ * contracts library depends on nothing but itself, its tests included, and this one starts servers.)
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

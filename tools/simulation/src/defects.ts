@@ -4,7 +4,7 @@
  * in production reads these switches.
  */
 import type { CreditAccountCommand, CreditAccountState } from '@access/credit-ledger-domain';
-import { completionCommand, type Intake } from '@access/credit-ledger-adapters';
+import { completionCommand, type Intake } from '@access/credit-ledger-application';
 import { clickhouseErrorCode, isRetriableClickhouseError } from '@access/platform-clickhouse';
 import { isRetriableStoreError } from '@access/usage-adapters';
 import type { Defects } from './options';

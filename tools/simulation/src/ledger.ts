@@ -27,7 +27,8 @@ import {
   type CreditAccountState,
   type DecideResult,
 } from '@access/credit-ledger-domain';
-import { defaultStoreLimits, intakeOf, lateAllowanceRefund, reserveCommand, type AllowanceRecord, type Intake } from '@access/credit-ledger-adapters';
+import { intakeOf, lateAllowanceRefund, reserveCommand, type AllowanceRecord, type Intake } from '@access/credit-ledger-application';
+import { defaultStoreLimits } from '@access/credit-ledger-adapters';
 import { completionCommandFor } from './defects';
 import { ConsumerGroup, type Message, type Topic } from './kafka';
 import type { LedgerMessage, World } from './world';

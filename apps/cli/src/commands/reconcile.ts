@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { Clickhouse, inList, sql } from '@access/platform-clickhouse';
 import { commonEnvSchema, loadEnvOrExit } from '@access/platform-config';
+import { LedgerSql } from '@access/credit-ledger-adapters';
 import { createDataSource } from '@access/platform-postgres';
 import { describe, reconcile, type ClickhouseSide, type LedgerSide } from '../reconcile/compare';
 
@@ -26,13 +27,7 @@ async function readLedger(env: z.infer<typeof reconcileEnv>, since: Date, until:
   const db = createDataSource({ url: env.DATABASE_URL, schema: env.LEDGER_DB_SCHEMA, poolSizeMax: 1, applicationName: 'access-reconcile' });
   await db.initialize();
   try {
-    const events: { event_id: string; account_id: string; type: string; admission_id: string | null; actual: string | null }[] = await db.query(
-      `SELECT event_id::text, account_id, type, data->>'admissionId' AS admission_id, data->>'actualCredits' AS actual
-         FROM ledger_events
-        WHERE occurred_at >= $1 AND occurred_at < $2 AND ($3::text IS NULL OR account_id = $3)
-          AND type NOT IN ('account_opened', 'plan_changed')`,
-      [since, until, account ?? null],
-    );
+    const { events, allowances, balances } = await new LedgerSql(db).reconcileRows(since, until, account);
     const side: LedgerSide = { publishedEventIds: new Map(), settlements: new Map(), released: new Set(), allowance: new Map(), projectedBalances: new Map() };
     for (const e of events) {
       side.publishedEventIds.set(e.event_id, e.account_id);
@@ -43,16 +38,7 @@ async function readLedger(env: z.infer<typeof reconcileEnv>, since: Date, until:
       }
       if (releasedTypes.includes(e.type) && e.admission_id) side.released.add(e.admission_id);
     }
-    // Settlements and releases of admissions completed in the range may fall just outside it: look them up by id.
-    const allowance: { admission_id: string; allowance_credits: string }[] = await db.query(
-      `SELECT admission_id, allowance_credits::text FROM admission_allowance WHERE decided_at >= $1::timestamptz - interval '1 day' AND ($2::text IS NULL OR account_id = $2)`,
-      [since, account ?? null],
-    );
-    for (const a of allowance) side.allowance.set(a.admission_id, Number(a.allowance_credits));
-    const balances: { account_id: string; balance_credits: string }[] = await db.query(
-      'SELECT account_id, balance_credits::text FROM account_balances WHERE ($1::text IS NULL OR account_id = $1)',
-      [account ?? null],
-    );
+    for (const a of allowances) side.allowance.set(a.admission_id, Number(a.allowance_credits));
     for (const b of balances) side.projectedBalances.set(b.account_id, Number(b.balance_credits));
     return side;
   } finally {

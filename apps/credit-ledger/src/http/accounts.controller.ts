@@ -1,8 +1,8 @@
-/** The ledger's `/v1/accounts` routes: parse at the edge, call LedgerApi, set the status. */
+/** The ledger's `/v1/accounts` routes: parse at the edge, call the account use cases, answer with a status or a problem. */
 import { Body, Controller, Get, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { RequireScope, parseOrThrow } from '@access/platform-http';
-import { LedgerApi, type Answer } from './ledger-api';
+import { AccountUseCases, type Answer, type LedgerFailureCode } from '@access/credit-ledger-application';
+import { ProblemException, RequireScope, parseOrThrow } from '@access/platform-http';
 import { accountIdParam, adjustmentBody, eventsQuery, grantBody, putAccountBody } from './schemas';
 
 const INVALID = 'LEDGER.INVALID_REQUEST';
@@ -11,14 +11,30 @@ function account(raw: string): string {
   return parseOrThrow(accountIdParam, { accountId: raw }, INVALID, 'account id').accountId;
 }
 
+/** The HTTP status of each failure the use cases answer with. */
+const statusOf: Record<LedgerFailureCode, number> = {
+  'LEDGER.INVALID_REQUEST': 400,
+  'LEDGER.ACCOUNT_NOT_FOUND': 404,
+  'LEDGER.CONFLICT': 409,
+  'LEDGER.LIMIT_EXCEEDED': 422,
+  'LEDGER.UNEXPECTED': 500,
+};
+
 function send(reply: FastifyReply, answer: Answer): unknown {
-  void reply.status(answer.status);
+  if (!answer.ok) {
+    const { code, detail, errors, existing } = answer.failure;
+    throw ProblemException.of(statusOf[code], code, detail, {
+      ...(errors === undefined ? {} : { errors: [...errors] }),
+      ...(existing === undefined ? {} : { existing }),
+    });
+  }
+  void reply.status(answer.created ? 201 : 200);
   return answer.body;
 }
 
 @Controller('v1/accounts')
 export class AccountsController {
-  constructor(@Inject(LedgerApi) private readonly api: LedgerApi) {}
+  constructor(@Inject(AccountUseCases) private readonly api: AccountUseCases) {}
 
   @Put(':accountId')
   @RequireScope('ledger:write')

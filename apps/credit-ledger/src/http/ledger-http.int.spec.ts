@@ -7,7 +7,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LedgerStore, PlanGrantScheduler, ledgerMigrations } from '@access/credit-ledger-adapters';
+import { AccountUseCases, PlanGrantScheduler } from '@access/credit-ledger-application';
+import { LedgerStore, ledgerMigrations } from '@access/credit-ledger-adapters';
 import { generateToken, hashToken, type StoredToken, type TokenStore } from '@access/platform-auth';
 import { repoRoot } from '@access/platform-config';
 import { ProblemFilter, Readiness } from '@access/platform-http';
@@ -15,7 +16,6 @@ import { createDataSource, dropSchema, migratePostgres, type DataSource } from '
 import { requireStack, testName } from '@access/testing';
 import { join } from 'node:path';
 import { loadCatalog } from '../config';
-import { LedgerApi } from './ledger-api';
 import { LedgerHttpModule, ledgerOpenApi } from './module';
 
 const reader = generateToken();
@@ -40,7 +40,7 @@ describe('credit-ledger HTTP API', () => {
     await db.initialize();
     const { plans } = loadCatalog(join(repoRoot, 'config'));
     const store = new LedgerStore(db);
-    const api = new LedgerApi(store, plans, new PlanGrantScheduler(store, plans));
+    const api = new AccountUseCases(store, plans, new PlanGrantScheduler(store, plans));
     const logger = pino({ level: 'silent' });
     const tokenStore = { active: async () => tokens } as unknown as TokenStore;
     app = await NestFactory.create<NestFastifyApplication>(

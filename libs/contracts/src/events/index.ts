@@ -22,7 +22,8 @@ export * from './usage';
 
 /**
  * Every CloudEvents `type` this system speaks: `io.access.<event>.v<version>`. A new version of an event is a
- * new entry with its own schema; the old one stays so old events still parse (and are upcast when read).
+ * new entry with its own schema; the old one stays so old events still parse. All are at v1, so nothing is upcast
+ * yet (see README.md).
  */
 export const EVENTS = {
   admissionDecided: 'io.access.admission.decided.v1',

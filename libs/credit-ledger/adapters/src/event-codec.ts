@@ -1,6 +1,6 @@
 /**
- * How the ledger's events leave the domain: as rows of `ledger_events` (type, occurred_at, data) and as
- * CloudEvents on `access.ledger.v1` / `access.balances.v1`. Every message is built with the contract's
+ * How the ledger's events leave the domain as CloudEvents on `access.ledger.v1` / `access.balances.v1`, and how a
+ * row of `ledger_events` (type, occurred_at, data) becomes a domain event again. Every message is built with the contract's
  * `makeEvent`, which validates exactly as consumers will, so a breach fails here, not in a dead-letter topic.
  * The domain's extra fields (shortfallCredits, planPeriod, debtRepaidCredits, reason) stay in Postgres; the
  * contract schemas strip them from the Kafka messages.
@@ -17,14 +17,9 @@ import {
 import type { CreditAccountEvent, CreditAccountEventType, CreditAccountState } from '@access/credit-ledger-domain';
 import { availableCredits, creditAccountEventTypes } from '@access/credit-ledger-domain';
 
-/** One event of an account stream as stored: the domain event plus its position and identity. */
-export type StoredEvent = {
-  readonly accountId: string;
-  readonly version: number;
-  readonly id: string;
-  readonly event: CreditAccountEvent;
-  readonly causationId: string | null;
-};
+import type { StoredEvent } from '@access/credit-ledger-application';
+
+export type { StoredEvent };
 
 /** The CloudEvents type of each domain event; null for those the contract does not publish (account lifecycle). */
 const cloudEventTypes: Readonly<Record<CreditAccountEventType, (typeof EVENTS)[keyof typeof EVENTS] | null>> = {
@@ -43,7 +38,7 @@ export function isEventType(type: string): type is CreditAccountEventType {
   return (creditAccountEventTypes as readonly string[]).includes(type);
 }
 
-/** Rebuilds a domain event from its row. The row was written by `toRow`, so its shape is trusted. */
+/** Rebuilds a domain event from its row. The row was written from a domain event (postgres/batch-sql.ts), so its shape is trusted. */
 export function fromRow(type: string, occurredAt: string, data: unknown): CreditAccountEvent {
   if (!isEventType(type)) throw new Error(`ledger_events holds an unknown event type ${JSON.stringify(type)}`);
   return { type, occurredAt, data } as CreditAccountEvent;

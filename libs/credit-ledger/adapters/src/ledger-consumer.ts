@@ -17,8 +17,15 @@
 import { EVENTS, parseEventJson } from '@access/contracts';
 import type { PriceBook } from '@access/catalog';
 import { RawBatchConsumer, type BatchContext, type ConsumedMessage, type Kafka } from '@access/platform-kafka';
-import { completionCommand, intakeOf, lateAllowanceRefund, reserveCommand, type Intake } from './intake';
-import { OffsetFencedError, type AccountCommand, type AllowanceRecord, type CommandOutcome, type DeadLetter, type LedgerStore } from './ledger-store';
+import {
+  OffsetFencedError,
+  intakeBatch,
+  intakeOf,
+  type CommandOutcome,
+  type DeadLetter,
+  type Intake,
+} from '@access/credit-ledger-application';
+import type { LedgerStore } from './ledger-store';
 
 export interface LedgerConsumerOptions {
   readonly groupId: string;
@@ -195,67 +202,19 @@ export class LedgerConsumer {
       else intakes.push({ message, intake, causationId: parsed.event.id });
     }
 
-    // The allowance parts already recorded for the admissions in this batch, read once the batch holds its
-    // accounts (so every earlier batch on them, e.g. the decisions of these completions, has committed): a
-    // completion is charged net of its decision's allowance part, and a decision seen for the first time may
-    // have to give back the allowance part of a completion that overtook it.
-    const admissionIds = intakes.flatMap(({ intake }) =>
-      intake.kind === 'complete' || intake.kind === 'reserve' ? [intake.admissionId] : intake.kind === 'allowance' ? [intake.allowance.admissionId] : [],
+    // Every command carries its message's Kafka timestamp (`causedAtMs`); the allowance parts recorded before
+    // this batch are read once it holds its accounts (see intakeBatch).
+    const batch = intakeBatch(
+      intakes.map(({ message, intake, causationId }) => ({ intake, causationId, causedAtMs: message.timestampMs, ref: message })),
+      now,
     );
-    let allowanceOf = new Map<string, number>();
     const prepare = async () => {
-      allowanceOf = admissionIds.length > 0 ? await this.allowances(admissionIds) : new Map<string, number>();
+      batch.useRecordedAllowances(batch.admissionIds.length > 0 ? await this.store.allowancesOf(batch.admissionIds) : new Map<string, number>());
     };
-
-    // Every command carries its message's Kafka timestamp (`causedAtMs`): the balance it changes takes it to
-    // admission, which measures how long the change took to reach it.
-    const items: AccountCommand<Ref>[] = [];
-    const allowances: AllowanceRecord[] = [];
-    const remember = (allowance: AllowanceRecord, causationId: string, message: ConsumedMessage) => {
-      allowances.push(allowance);
-      const refund = lateAllowanceRefund(allowance.admissionId, allowance.allowanceCredits, now);
-      items.push({
-        accountId: allowance.accountId,
-        // A decision whose allowance part was recorded before is a redelivery: nothing to give back.
-        command: (state) => (allowanceOf.has(allowance.admissionId) ? null : refund(state)),
-        causationId,
-        causedAtMs: message.timestampMs,
-        ref: message,
-      });
-    };
-    for (const { message, intake, causationId } of intakes) {
-      switch (intake.kind) {
-        case 'reserve':
-          items.push({ accountId: intake.accountId, command: reserveCommand(intake, now), causationId, causedAtMs: message.timestampMs, ref: message });
-          if (intake.allowance !== null) remember(intake.allowance, causationId, message);
-          break;
-        case 'allowance':
-          remember(intake.allowance, causationId, message);
-          break;
-        case 'complete':
-          items.push({
-            accountId: intake.accountId,
-            command: (state) => completionCommand(intake, allowanceOf.get(intake.admissionId), now)(state),
-            causationId,
-            causedAtMs: message.timestampMs,
-            ref: message,
-          });
-          break;
-        case 'ignore':
-          break;
-        case 'invalid':
-          break; // dead-lettered above
-        default: {
-          const _exhaustive: never = intake;
-          return _exhaustive;
-        }
-      }
-    }
-
-    await this.store.execute(items, {
+    await this.store.execute(batch.items, {
       prepare,
       offsets: [{ groupId: this.options.groupId, topic, partition, expectedNextOffset: expected, nextOffset }],
-      allowances,
+      allowances: batch.allowances,
       deadLetters,
       deadLettersFor: (outcomes) => this.outcomeDeadLetters(outcomes, topic, partition),
     });
@@ -276,13 +235,5 @@ export class LedgerConsumer {
       letters.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers, error, consumer: this.consumerName });
     }
     return letters;
-  }
-
-  private async allowances(admissionIds: string[]): Promise<Map<string, number>> {
-    const rows: { admission_id: string; allowance_credits: string }[] = await this.store.db.query(
-      'SELECT admission_id, allowance_credits::text FROM admission_allowance WHERE admission_id = ANY($1::text[])',
-      [admissionIds],
-    );
-    return new Map(rows.map((r) => [r.admission_id, Number(r.allowance_credits)]));
   }
 }

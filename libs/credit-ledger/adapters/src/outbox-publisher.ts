@@ -12,11 +12,12 @@
  * consumed message caused carries header `access-caused-at` (the earliest cause among the rows it replaces), from
  * which admission measures freshness.
  */
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { CAUSED_AT_HEADER, CLOUDEVENTS_CONTENT_TYPE } from '@access/contracts';
 import { sleep, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
 import type { LedgerStoreLimits } from './limits';
 import { coalesceBalances, parseOutboxLine, type OutboxLine } from './outbox-lines';
+import { LedgerSql, type HeldLock } from './postgres';
 import { publishInOrder } from './publish';
 
 export interface OutboxTopics {
@@ -30,23 +31,24 @@ export interface OutboxObserver {
   failed?(error: unknown): void;
 }
 
-type OutboxRow = { id: string; messages: string };
-
 export class OutboxPublisher {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private pending = false;
-  private lock: QueryRunner | undefined;
+  private lock: HeldLock | undefined;
+  private readonly sql: LedgerSql;
   private lastRoundOk = true;
 
   constructor(
-    private readonly db: DataSource,
+    db: DataSource,
     private readonly producer: EventProducer,
     private readonly topics: OutboxTopics,
     private readonly limits: Pick<LedgerStoreLimits, 'outboxBatchMax' | 'outboxIdleWaitMs' | 'outboxRetryWaitMsMax'>,
     private readonly observer: OutboxObserver = {},
-  ) {}
+  ) {
+    this.sql = new LedgerSql(db);
+  }
 
   /** True while this instance holds the publisher lock and its last round succeeded. */
   get healthy(): boolean {
@@ -106,7 +108,7 @@ export class OutboxPublisher {
 
   /** One round: read up to outboxBatchMax rows (each a committed batch) in id order, publish, delete. */
   private async round(): Promise<number> {
-    const rows: OutboxRow[] = await this.db.query('SELECT id::text AS id, messages FROM outbox ORDER BY id LIMIT $1', [this.limits.outboxBatchMax]);
+    const rows = await this.sql.outboxRows(this.limits.outboxBatchMax);
     if (rows.length === 0) return 0;
     const parsed: OutboxLine[] = [];
     for (const row of rows) for (const line of row.messages.split('\n')) parsed.push(parseOutboxLine(line));
@@ -117,7 +119,7 @@ export class OutboxPublisher {
       return { topic, key: m.key, value: m.value, headers };
     });
     await publishInOrder(this.producer, messages);
-    await this.db.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+    await this.sql.deleteOutboxRows(rows.map((r) => r.id));
     this.observer.published?.(messages.length, rows.length);
     return rows.length;
   }
@@ -144,25 +146,13 @@ export class OutboxPublisher {
 
   private async holdLock(): Promise<boolean> {
     if (this.lock !== undefined) return true;
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
-    // The key is per schema, so test schemas (and their publishers) do not exclude each other.
-    const rows: { locked: boolean }[] = await runner.query(
-      "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':credit-ledger-outbox')) AS locked",
-    );
-    if (rows[0]?.locked === true) {
-      this.lock = runner;
-      return true;
-    }
-    await runner.release();
-    return false;
+    this.lock = (await this.sql.tryOutboxLock()) ?? undefined;
+    return this.lock !== undefined;
   }
 
   private async releaseLock(): Promise<void> {
-    const runner = this.lock;
+    const lock = this.lock;
     this.lock = undefined;
-    if (runner === undefined) return;
-    await runner.query("SELECT pg_advisory_unlock(hashtext(current_schema() || ':credit-ledger-outbox'))").catch(() => undefined);
-    await runner.release().catch(() => undefined);
+    await lock?.release();
   }
 }

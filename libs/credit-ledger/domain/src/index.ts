@@ -54,8 +54,8 @@ export {
   unallocatedCredits,
 } from './credit-account.state';
 
-export type { DecideResult, Decider, Rejection, ReserveReport } from './credit-account.decider';
-export { creditAccountDecider, decide } from './credit-account.decider';
+export type { DecideResult, Rejection, ReserveReport } from './credit-account.decider';
+export { decide } from './credit-account.decider';
 
 export type { BalanceView, GrantView } from './balance-view';
 export { checkInvariants, toBalanceView } from './balance-view';

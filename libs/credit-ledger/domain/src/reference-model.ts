@@ -7,60 +7,15 @@
 import type { CreditAccountCommand } from './credit-account.commands';
 import { defaultPriorityBySource } from './credit-account.commands';
 import type { GrantSource } from './credit-account.events';
+import type { Data, RefGrant, RefOutcome, RefView } from './reference-model.types';
 import { isCredits, isId, isPositiveCredits, isText, ledgerLimits } from './limits';
 import { parseInstant } from './time';
 
-type RefGrant = {
-  id: string;
-  order: number;
-  credits: number;
-  source: GrantSource;
-  priority: number;
-  effectiveAt: number;
-  expiresAt: number | null;
-  grantedAt: number;
-  period: { planId: string; periodKey: string; cap: number } | null;
-  remaining: number;
-};
+export type { RefOutcome, RefView } from './reference-model.types';
 
-type RefReservation = {
-  admissionId: string;
-  requestId: string;
-  order: number;
-  credits: number;
-  expiresAt: number;
-  draws: { grantId: string; credits: number }[];
-  status: 'open' | 'settled' | 'voided' | 'expired';
-  settledActual: number | null;
-  settledRequestId: string | null;
-  voidReason: string | null;
-};
+type DataOf<T extends CreditAccountCommand['type']> = Extract<CreditAccountCommand, { type: T }>['data'];
 
-export type RefOutcome = { kind: 'accepted' | 'exists' | 'conflict' | 'already_resolved' } | { kind: 'rejected'; reason: string };
-
-export type RefView = {
-  balanceCredits: number;
-  heldCredits: number;
-  availableCredits: number;
-  pendingCredits: number;
-  settledCredits: number;
-  forfeitedCredits: number;
-  overshootCredits: number;
-  grants: { grantId: string; remainingCredits: number; heldCredits: number }[];
-  reservations: { admissionId: string; status: string }[];
-};
-
-type Data = {
-  open: boolean;
-  plan: string | null;
-  clock: number;
-  grants: RefGrant[];
-  reservations: RefReservation[];
-  adjustments: { id: string; credits: number; reason: string }[];
-  settled: number;
-  forfeited: number;
-  overshoot: number;
-};
+const no = (reason: string): RefOutcome => ({ kind: 'rejected', reason });
 
 export class ReferenceLedger {
   private d: Data = {
@@ -200,197 +155,221 @@ export class ReferenceLedger {
     if (command.type !== 'openAccount' && !this.d.open) return { kind: 'rejected', reason: 'account_not_open' };
     const at = Math.max(now, this.d.clock);
     if (this.d.open) this.expireDue(at);
-    const d = this.d;
-    const no = (reason: string): RefOutcome => ({ kind: 'rejected', reason });
 
     switch (command.type) {
-      case 'openAccount': {
-        if (!isId(command.data.plan)) return no('invalid_id');
-        if (d.open) return { kind: d.plan === command.data.plan ? 'exists' : 'conflict' };
-        d.open = true;
-        d.plan = command.data.plan;
-        this.record(at);
-        return { kind: 'accepted' };
-      }
-      case 'changePlan': {
-        if (!isId(command.data.plan)) return no('invalid_id');
-        if (d.plan === command.data.plan) return { kind: 'exists' };
-        d.plan = command.data.plan;
-        this.record(at);
-        return { kind: 'accepted' };
-      }
-      case 'grant': {
-        const c = command.data;
-        if (!isId(c.grantId)) return no('invalid_id');
-        if (!isPositiveCredits(c.credits)) return no('invalid_amount');
-        if (!['purchase', 'promo', 'plan', 'enterprise'].includes(c.source)) return no('invalid_source');
-        const priority = c.priority ?? defaultPriorityBySource[c.source];
-        if (!Number.isInteger(priority) || priority < 0 || priority > ledgerLimits.priorityMax) return no('invalid_priority');
-        const effectiveAt = c.effectiveAt === undefined ? undefined : parseInstant(c.effectiveAt);
-        if (effectiveAt === null) return no('invalid_time');
-        const expiresAt = c.expiresAt === undefined || c.expiresAt === null ? null : parseInstant(c.expiresAt);
-        if (expiresAt === null && c.expiresAt !== undefined && c.expiresAt !== null) return no('invalid_time');
-        const old = d.grants.find((g) => g.id === c.grantId);
-        if (old !== undefined) {
-          const same =
-            old.period === null &&
-            old.credits === c.credits &&
-            old.source === c.source &&
-            old.priority === priority &&
-            old.expiresAt === expiresAt &&
-            (effectiveAt === undefined ? old.effectiveAt <= old.grantedAt : old.effectiveAt === effectiveAt);
-          return { kind: same ? 'exists' : 'conflict' };
-        }
-        const effective = effectiveAt ?? at;
-        if (expiresAt !== null && (expiresAt <= effective || expiresAt <= at)) return no('invalid_time');
-        if (d.grants.filter((g) => g.remaining > 0).length >= ledgerLimits.liveGrantsMax) return no('limit_exceeded');
-        d.grants.push(this.newGrant(c.grantId, c.credits, c.source, priority, effective, expiresAt, at, null));
-        this.record(at);
-        return { kind: 'accepted' };
-      }
-      case 'grantPlanPeriod': {
-        const c = command.data;
-        const id = `plan:${c.planId}:${c.periodKey}`;
-        if (!isId(c.planId) || !isId(c.periodKey) || !isId(id)) return no('invalid_id');
-        if (!isPositiveCredits(c.credits)) return no('invalid_amount');
-        if (!isCredits(c.rolloverCapCredits)) return no('invalid_amount');
-        const expiresAt = c.expiresAt === null ? null : parseInstant(c.expiresAt);
-        if (expiresAt === null && c.expiresAt !== null) return no('invalid_time');
-        const old = d.grants.find((g) => g.id === id);
-        if (old !== undefined) {
-          const same =
-            old.period !== null &&
-            old.period.cap === c.rolloverCapCredits &&
-            old.credits === c.credits &&
-            old.expiresAt === expiresAt;
-          return { kind: same ? 'exists' : 'conflict' };
-        }
-        if (expiresAt !== null && expiresAt <= at) return no('invalid_time');
-        if (d.grants.filter((g) => g.remaining > 0).length >= ledgerLimits.liveGrantsMax) return no('limit_exceeded');
-        const earlier = this.burnOrdered().filter((g) => g.source === 'plan' && g.effectiveAt <= at && g.remaining > 0);
-        let excess = earlier.reduce((s, g) => s + g.remaining, 0) - c.rolloverCapCredits;
-        for (const g of earlier) {
-          const cut = Math.min(Math.max(excess, 0), g.remaining - this.heldOn(g.id));
-          if (cut > 0) {
-            this.forfeit(g, cut, at);
-            excess -= cut;
-          }
-        }
-        d.grants.push(this.newGrant(id, c.credits, 'plan', defaultPriorityBySource.plan, at, expiresAt, at, { planId: c.planId, periodKey: c.periodKey, cap: c.rolloverCapCredits }));
-        this.record(at);
-        return { kind: 'accepted' };
-      }
-      case 'reserve': {
-        const c = command.data;
-        if (!isId(c.admissionId) || !isId(c.requestId)) return no('invalid_id');
-        if (!isPositiveCredits(c.credits)) return no('invalid_amount');
-        const expiresAt = parseInstant(c.expiresAt);
-        if (expiresAt === null) return no('invalid_time');
-        const old = d.reservations.find((r) => r.admissionId === c.admissionId);
-        if (old !== undefined && old.status === 'open') {
-          const same = old.requestId === c.requestId && old.credits === c.credits && old.expiresAt === expiresAt;
-          return { kind: same ? 'exists' : 'conflict' };
-        }
-        if (old !== undefined) return { kind: 'already_resolved' };
-        if (d.reservations.filter((r) => r.status === 'open').length >= ledgerLimits.openReservationsMax) return no('limit_exceeded');
-        d.reservations.push({
-          admissionId: c.admissionId,
-          requestId: c.requestId,
-          order: d.reservations.length,
-          credits: c.credits,
-          expiresAt,
-          draws: this.take(c.credits, at),
-          status: 'open',
-          settledActual: null,
-          settledRequestId: null,
-          voidReason: null,
-        });
-        this.record(at);
-        this.expireDue(at);
-        return { kind: 'accepted' };
-      }
-      case 'settle': {
-        const c = command.data;
-        if (!isId(c.admissionId) || !isId(c.requestId)) return no('invalid_id');
-        if (!isCredits(c.actualCredits)) return no('invalid_amount');
-        let r = d.reservations.find((x) => x.admissionId === c.admissionId);
-        if (r !== undefined && r.status === 'open' && r.requestId !== c.requestId) return { kind: 'conflict' };
-        if (r !== undefined && r.status === 'settled') {
-          return { kind: r.settledRequestId === c.requestId && r.settledActual === c.actualCredits ? 'exists' : 'conflict' };
-        }
-        if (r !== undefined && r.status === 'voided') return { kind: 'already_resolved' };
-        const holding = r !== undefined && r.status === 'open' ? r : null;
-        let left = c.actualCredits;
-        if (holding !== null) {
-          // The hold's own draws pay first; what they leave goes back to the grants, and only then
-          // does an extra charge look for free credits.
-          const own = holding.draws.map((x) => ({ ...x }));
-          holding.status = 'settled';
-          for (const x of own) {
-            const n = Math.min(left, x.credits);
-            const g = d.grants.find((y) => y.id === x.grantId);
-            if (g !== undefined) g.remaining -= n;
-            left -= n;
-          }
-          d.overshoot += Math.max(0, c.actualCredits - holding.credits);
-        } else {
-          d.overshoot += c.actualCredits;
-        }
-        for (const x of this.take(left, at)) {
-          const g = d.grants.find((y) => y.id === x.grantId);
-          if (g !== undefined) g.remaining -= x.credits;
-        }
-        d.settled += c.actualCredits;
-        if (r === undefined) {
-          r = {
-            admissionId: c.admissionId,
-            requestId: c.requestId,
-            order: d.reservations.length,
-            credits: 0,
-            expiresAt: at,
-            draws: [],
-            status: 'settled',
-            settledActual: null,
-            settledRequestId: null,
-            voidReason: null,
-          };
-          d.reservations.push(r);
-        }
-        r.status = 'settled';
-        r.settledActual = c.actualCredits;
-        r.settledRequestId = c.requestId;
-        this.record(at);
-        if (holding !== null) this.expireDue(at);
-        return { kind: 'accepted' };
-      }
-      case 'void': {
-        const c = command.data;
-        if (!isId(c.admissionId)) return no('invalid_id');
-        if (!isText(c.reason)) return no('invalid_text');
-        const r = d.reservations.find((x) => x.admissionId === c.admissionId);
-        if (r === undefined) return no('reservation_not_found');
-        if (r.status === 'voided') return { kind: r.voidReason === c.reason ? 'exists' : 'conflict' };
-        if (r.status !== 'open') return { kind: 'already_resolved' };
-        r.status = 'voided';
-        r.voidReason = c.reason;
-        this.record(at);
-        this.expireDue(at);
-        return { kind: 'accepted' };
-      }
+      case 'openAccount':
+        return this.openAccount(command.data, at);
+      case 'changePlan':
+        return this.changePlan(command.data, at);
+      case 'grant':
+        return this.grant(command.data, at);
+      case 'grantPlanPeriod':
+        return this.grantPlanPeriod(command.data, at);
+      case 'reserve':
+        return this.reserve(command.data, at);
+      case 'settle':
+        return this.settle(command.data, at);
+      case 'void':
+        return this.voidReservation(command.data, at);
+      case 'adjust':
+        return this.adjust(command.data, at);
       case 'expireDue':
         return { kind: 'accepted' };
-      case 'adjust': {
-        const c = command.data;
-        if (!isId(c.adjustmentId)) return no('invalid_id');
-        if (!isPositiveCredits(Math.abs(c.credits))) return no('invalid_amount');
-        if (!isText(c.reason)) return no('invalid_text');
-        const old = d.adjustments.find((a) => a.id === c.adjustmentId);
-        if (old !== undefined) return { kind: old.credits === c.credits && old.reason === c.reason ? 'exists' : 'conflict' };
-        d.adjustments.push({ id: c.adjustmentId, credits: c.credits, reason: c.reason });
-        this.record(at);
-        return { kind: 'accepted' };
+    }
+  }
+
+  private openAccount(c: DataOf<'openAccount'>, at: number): RefOutcome {
+    const d = this.d;
+    if (!isId(c.plan)) return no('invalid_id');
+    if (d.open) return { kind: d.plan === c.plan ? 'exists' : 'conflict' };
+    d.open = true;
+    d.plan = c.plan;
+    this.record(at);
+    return { kind: 'accepted' };
+  }
+
+  private changePlan(c: DataOf<'changePlan'>, at: number): RefOutcome {
+    const d = this.d;
+    if (!isId(c.plan)) return no('invalid_id');
+    if (d.plan === c.plan) return { kind: 'exists' };
+    d.plan = c.plan;
+    this.record(at);
+    return { kind: 'accepted' };
+  }
+
+  private grant(c: DataOf<'grant'>, at: number): RefOutcome {
+    const d = this.d;
+    if (!isId(c.grantId)) return no('invalid_id');
+    if (!isPositiveCredits(c.credits)) return no('invalid_amount');
+    if (!['purchase', 'promo', 'plan', 'enterprise'].includes(c.source)) return no('invalid_source');
+    const priority = c.priority ?? defaultPriorityBySource[c.source];
+    if (!Number.isInteger(priority) || priority < 0 || priority > ledgerLimits.priorityMax) return no('invalid_priority');
+    const effectiveAt = c.effectiveAt === undefined ? undefined : parseInstant(c.effectiveAt);
+    if (effectiveAt === null) return no('invalid_time');
+    const expiresAt = c.expiresAt === undefined || c.expiresAt === null ? null : parseInstant(c.expiresAt);
+    if (expiresAt === null && c.expiresAt !== undefined && c.expiresAt !== null) return no('invalid_time');
+    const old = d.grants.find((g) => g.id === c.grantId);
+    if (old !== undefined) {
+      const same =
+        old.period === null &&
+        old.credits === c.credits &&
+        old.source === c.source &&
+        old.priority === priority &&
+        old.expiresAt === expiresAt &&
+        (effectiveAt === undefined ? old.effectiveAt <= old.grantedAt : old.effectiveAt === effectiveAt);
+      return { kind: same ? 'exists' : 'conflict' };
+    }
+    const effective = effectiveAt ?? at;
+    if (expiresAt !== null && (expiresAt <= effective || expiresAt <= at)) return no('invalid_time');
+    if (d.grants.filter((g) => g.remaining > 0).length >= ledgerLimits.liveGrantsMax) return no('limit_exceeded');
+    d.grants.push(this.newGrant(c.grantId, c.credits, c.source, priority, effective, expiresAt, at, null));
+    this.record(at);
+    return { kind: 'accepted' };
+  }
+
+  private grantPlanPeriod(c: DataOf<'grantPlanPeriod'>, at: number): RefOutcome {
+    const d = this.d;
+    const id = `plan:${c.planId}:${c.periodKey}`;
+    if (!isId(c.planId) || !isId(c.periodKey) || !isId(id)) return no('invalid_id');
+    if (!isPositiveCredits(c.credits)) return no('invalid_amount');
+    if (!isCredits(c.rolloverCapCredits)) return no('invalid_amount');
+    const expiresAt = c.expiresAt === null ? null : parseInstant(c.expiresAt);
+    if (expiresAt === null && c.expiresAt !== null) return no('invalid_time');
+    const old = d.grants.find((g) => g.id === id);
+    if (old !== undefined) {
+      const same =
+        old.period !== null &&
+        old.period.cap === c.rolloverCapCredits &&
+        old.credits === c.credits &&
+        old.expiresAt === expiresAt;
+      return { kind: same ? 'exists' : 'conflict' };
+    }
+    if (expiresAt !== null && expiresAt <= at) return no('invalid_time');
+    if (d.grants.filter((g) => g.remaining > 0).length >= ledgerLimits.liveGrantsMax) return no('limit_exceeded');
+    const earlier = this.burnOrdered().filter((g) => g.source === 'plan' && g.effectiveAt <= at && g.remaining > 0);
+    let excess = earlier.reduce((s, g) => s + g.remaining, 0) - c.rolloverCapCredits;
+    for (const g of earlier) {
+      const cut = Math.min(Math.max(excess, 0), g.remaining - this.heldOn(g.id));
+      if (cut > 0) {
+        this.forfeit(g, cut, at);
+        excess -= cut;
       }
     }
+    d.grants.push(this.newGrant(id, c.credits, 'plan', defaultPriorityBySource.plan, at, expiresAt, at, { planId: c.planId, periodKey: c.periodKey, cap: c.rolloverCapCredits }));
+    this.record(at);
+    return { kind: 'accepted' };
+  }
+
+  private reserve(c: DataOf<'reserve'>, at: number): RefOutcome {
+    const d = this.d;
+    if (!isId(c.admissionId) || !isId(c.requestId)) return no('invalid_id');
+    if (!isPositiveCredits(c.credits)) return no('invalid_amount');
+    const expiresAt = parseInstant(c.expiresAt);
+    if (expiresAt === null) return no('invalid_time');
+    const old = d.reservations.find((r) => r.admissionId === c.admissionId);
+    if (old !== undefined && old.status === 'open') {
+      const same = old.requestId === c.requestId && old.credits === c.credits && old.expiresAt === expiresAt;
+      return { kind: same ? 'exists' : 'conflict' };
+    }
+    if (old !== undefined) return { kind: 'already_resolved' };
+    if (d.reservations.filter((r) => r.status === 'open').length >= ledgerLimits.openReservationsMax) return no('limit_exceeded');
+    d.reservations.push({
+      admissionId: c.admissionId,
+      requestId: c.requestId,
+      order: d.reservations.length,
+      credits: c.credits,
+      expiresAt,
+      draws: this.take(c.credits, at),
+      status: 'open',
+      settledActual: null,
+      settledRequestId: null,
+      voidReason: null,
+    });
+    this.record(at);
+    this.expireDue(at);
+    return { kind: 'accepted' };
+  }
+
+  private settle(c: DataOf<'settle'>, at: number): RefOutcome {
+    const d = this.d;
+    if (!isId(c.admissionId) || !isId(c.requestId)) return no('invalid_id');
+    if (!isCredits(c.actualCredits)) return no('invalid_amount');
+    let r = d.reservations.find((x) => x.admissionId === c.admissionId);
+    if (r !== undefined && r.status === 'open' && r.requestId !== c.requestId) return { kind: 'conflict' };
+    if (r !== undefined && r.status === 'settled') {
+      return { kind: r.settledRequestId === c.requestId && r.settledActual === c.actualCredits ? 'exists' : 'conflict' };
+    }
+    if (r !== undefined && r.status === 'voided') return { kind: 'already_resolved' };
+    const holding = r !== undefined && r.status === 'open' ? r : null;
+    let left = c.actualCredits;
+    if (holding !== null) {
+      // The hold's own draws pay first; what they leave goes back to the grants, and only then
+      // does an extra charge look for free credits.
+      const own = holding.draws.map((x) => ({ ...x }));
+      holding.status = 'settled';
+      for (const x of own) {
+        const n = Math.min(left, x.credits);
+        const g = d.grants.find((y) => y.id === x.grantId);
+        if (g !== undefined) g.remaining -= n;
+        left -= n;
+      }
+      d.overshoot += Math.max(0, c.actualCredits - holding.credits);
+    } else {
+      d.overshoot += c.actualCredits;
+    }
+    for (const x of this.take(left, at)) {
+      const g = d.grants.find((y) => y.id === x.grantId);
+      if (g !== undefined) g.remaining -= x.credits;
+    }
+    d.settled += c.actualCredits;
+    if (r === undefined) {
+      r = {
+        admissionId: c.admissionId,
+        requestId: c.requestId,
+        order: d.reservations.length,
+        credits: 0,
+        expiresAt: at,
+        draws: [],
+        status: 'settled',
+        settledActual: null,
+        settledRequestId: null,
+        voidReason: null,
+      };
+      d.reservations.push(r);
+    }
+    r.status = 'settled';
+    r.settledActual = c.actualCredits;
+    r.settledRequestId = c.requestId;
+    this.record(at);
+    if (holding !== null) this.expireDue(at);
+    return { kind: 'accepted' };
+  }
+
+  private voidReservation(c: DataOf<'void'>, at: number): RefOutcome {
+    const d = this.d;
+    if (!isId(c.admissionId)) return no('invalid_id');
+    if (!isText(c.reason)) return no('invalid_text');
+    const r = d.reservations.find((x) => x.admissionId === c.admissionId);
+    if (r === undefined) return no('reservation_not_found');
+    if (r.status === 'voided') return { kind: r.voidReason === c.reason ? 'exists' : 'conflict' };
+    if (r.status !== 'open') return { kind: 'already_resolved' };
+    r.status = 'voided';
+    r.voidReason = c.reason;
+    this.record(at);
+    this.expireDue(at);
+    return { kind: 'accepted' };
+  }
+
+  private adjust(c: DataOf<'adjust'>, at: number): RefOutcome {
+    const d = this.d;
+    if (!isId(c.adjustmentId)) return no('invalid_id');
+    if (!isPositiveCredits(Math.abs(c.credits))) return no('invalid_amount');
+    if (!isText(c.reason)) return no('invalid_text');
+    const old = d.adjustments.find((a) => a.id === c.adjustmentId);
+    if (old !== undefined) return { kind: old.credits === c.credits && old.reason === c.reason ? 'exists' : 'conflict' };
+    d.adjustments.push({ id: c.adjustmentId, credits: c.credits, reason: c.reason });
+    this.record(at);
+    return { kind: 'accepted' };
   }
 
   private newGrant(

@@ -53,146 +53,170 @@ type Hold = { credits: number; draws: readonly Draw[] };
 
 /** Recomputes the account from `events` (the whole stream, in order) and audits the stream. */
 export function recomputeStream(events: readonly CreditAccountEvent[]): { recomputed: RecomputedAccount; problems: StreamProblem[] } {
-  const problems: StreamProblem[] = [];
-  const grants = new Map<string, Grant>();
-  const holds = new Map<string, Hold>();
-  const resolutions = new Map<string, CreditAccountEvent['type']>();
-  const adjustments = new Set<string>();
-  let opened = false;
-  let settled = 0;
-  let forfeited = 0;
-  let adjusted = 0;
-  let lastMs: number | null = null;
+  const audit = new StreamAudit();
+  events.forEach((event, index) => audit.apply(event, index + 1));
+  return audit.result(events.length);
+}
 
-  events.forEach((event, index) => {
-    const version = index + 1;
-    const problem = (message: string) => problems.push({ version, type: event.type, message });
+/**
+ * The fold behind `recomputeStream`, written from the events' own fields and independent of `evolve`: what each
+ * grant and hold holds, what was settled, forfeited and adjusted, and every rule the stream breaks.
+ */
+class StreamAudit {
+  readonly problems: StreamProblem[] = [];
+  private readonly grants = new Map<string, Grant>();
+  private readonly holds = new Map<string, Hold>();
+  private readonly resolutions = new Map<string, CreditAccountEvent['type']>();
+  private readonly adjustments = new Set<string>();
+  private opened = false;
+  private settled = 0;
+  private forfeited = 0;
+  private adjusted = 0;
+  private lastMs: number | null = null;
+  /** The event being applied, and its stream position: what a problem is reported against. */
+  private current: { version: number; type: string } = { version: 0, type: '' };
+
+  apply(event: CreditAccountEvent, version: number): void {
+    this.current = { version, type: event.type };
     const atMs = parseInstant(event.occurredAt);
-    if (atMs === null) problem(`occurredAt is not an ISO-8601 instant: ${event.occurredAt}`);
-    else if (lastMs !== null && atMs < lastMs) problem('occurredAt goes back in time');
-    else lastMs = atMs;
-    if (event.type !== 'account_opened' && !opened) problem('event before account_opened');
-
-    const grantFor = (grantId: string): Grant | undefined => {
-      const grant = grants.get(grantId);
-      if (grant === undefined) problem(`unknown grant ${grantId}`);
-      return grant;
-    };
-    const holdOn = (draws: readonly Draw[], sign: 1 | -1) => {
-      for (const draw of draws) {
-        const grant = grantFor(draw.grantId);
-        if (grant === undefined) continue;
-        if (draw.credits <= 0) problem(`draw of ${draw.credits} credits on ${draw.grantId}`);
-        if (sign === 1 && lastMs !== null && grant.effectiveAtMs > lastMs) problem(`draw on grant ${draw.grantId} before it is effective`);
-        grant.held += sign * draw.credits;
-        if (grant.held > grant.remaining) problem(`grant ${draw.grantId} holds more than it has`);
-      }
-    };
-    const takeFrom = (grantId: string, credits: number) => {
-      const grant = grantFor(grantId);
-      if (grant === undefined) return;
-      grant.remaining -= credits;
-      if (grant.remaining < grant.held) problem(`grant ${grantId} would fall below its holds (${grant.remaining} < ${grant.held})`);
-    };
-    const endHold = (admissionId: string, releasedOrHeld: number, field: string): void => {
-      const hold = holds.get(admissionId);
-      if (hold === undefined) {
-        if (releasedOrHeld !== 0) problem(`${field} ${releasedOrHeld} for admission ${admissionId} that holds nothing`);
-        return;
-      }
-      if (hold.credits !== releasedOrHeld) problem(`${field} ${releasedOrHeld} != held ${hold.credits}`);
-      holdOn(hold.draws, -1);
-      holds.delete(admissionId);
-    };
+    if (atMs === null) this.problem(`occurredAt is not an ISO-8601 instant: ${event.occurredAt}`);
+    else if (this.lastMs !== null && atMs < this.lastMs) this.problem('occurredAt goes back in time');
+    else this.lastMs = atMs;
+    if (event.type !== 'account_opened' && !this.opened) this.problem('event before account_opened');
 
     switch (event.type) {
       case 'account_opened':
-        if (opened) problem('account opened twice');
-        opened = true;
+        if (this.opened) this.problem('account opened twice');
+        this.opened = true;
         break;
       case 'plan_changed':
         break;
       case 'credits_granted': {
         const d = event.data;
-        if (grants.has(d.grantId)) problem(`grant ${d.grantId} granted twice`);
-        if (!(d.credits > 0)) problem(`grant of ${d.credits} credits`);
-        grants.set(d.grantId, { credits: d.credits, effectiveAtMs: parseInstant(d.effectiveAt) ?? 0, remaining: d.credits, held: 0 });
+        if (this.grants.has(d.grantId)) this.problem(`grant ${d.grantId} granted twice`);
+        if (!(d.credits > 0)) this.problem(`grant of ${d.credits} credits`);
+        this.grants.set(d.grantId, { credits: d.credits, effectiveAtMs: parseInstant(d.effectiveAt) ?? 0, remaining: d.credits, held: 0 });
         break;
       }
-      case 'credits_reserved': {
-        const d = event.data;
-        if (holds.has(d.admissionId) || resolutions.has(d.admissionId)) problem(`admission ${d.admissionId} reserved again`);
-        const drawn = d.draws.reduce((sum, draw) => sum + draw.credits, 0);
-        if (drawn > d.credits) problem(`draws ${drawn} exceed the hold ${d.credits}`);
-        holdOn(d.draws, 1);
-        holds.set(d.admissionId, { credits: d.credits, draws: d.draws });
+      case 'credits_reserved':
+        this.reserved(event.data);
         break;
-      }
-      case 'reservation_settled': {
-        const d = event.data;
-        const previous = resolutions.get(d.admissionId);
-        if (previous === 'reservation_settled' || previous === 'reservation_voided') problem(`admission ${d.admissionId} resolved twice`);
-        endHold(d.admissionId, d.heldCredits, 'heldCredits');
-        if (d.releasedCredits !== Math.max(0, d.heldCredits - d.actualCredits)) problem('releasedCredits != max(0, held - actual)');
-        if (d.overshootCredits !== Math.max(0, d.actualCredits - d.heldCredits)) problem('overshootCredits != max(0, actual - held)');
-        const drawn = d.draws.reduce((sum, draw) => sum + draw.credits, 0);
-        if (drawn > d.actualCredits) problem(`draws ${drawn} exceed the actual cost ${d.actualCredits}`);
-        for (const draw of d.draws) takeFrom(draw.grantId, draw.credits);
-        settled += d.actualCredits;
-        resolutions.set(d.admissionId, event.type);
+      case 'reservation_settled':
+        this.settle(event.data);
+        this.resolutions.set(event.data.admissionId, event.type);
         break;
-      }
       case 'reservation_voided':
       case 'reservation_expired': {
         const d = event.data;
-        if (!holds.has(d.admissionId)) problem(`admission ${d.admissionId} has no open reservation`);
-        endHold(d.admissionId, d.releasedCredits, 'releasedCredits');
-        resolutions.set(d.admissionId, event.type);
+        if (!this.holds.has(d.admissionId)) this.problem(`admission ${d.admissionId} has no open reservation`);
+        this.endHold(d.admissionId, d.releasedCredits, 'releasedCredits');
+        this.resolutions.set(d.admissionId, event.type);
         break;
       }
       case 'grant_expired': {
         const d = event.data;
-        if (d.forfeitedCredits < 0 || d.debtRepaidCredits < 0) problem('negative forfeiture');
-        takeFrom(d.grantId, d.forfeitedCredits + d.debtRepaidCredits);
-        forfeited += d.forfeitedCredits;
+        if (d.forfeitedCredits < 0 || d.debtRepaidCredits < 0) this.problem('negative forfeiture');
+        this.takeFrom(d.grantId, d.forfeitedCredits + d.debtRepaidCredits);
+        this.forfeited += d.forfeitedCredits;
         break;
       }
       case 'credits_adjusted':
-        if (adjustments.has(event.data.adjustmentId)) problem(`adjustment ${event.data.adjustmentId} recorded twice`);
-        adjustments.add(event.data.adjustmentId);
-        adjusted += event.data.credits;
+        if (this.adjustments.has(event.data.adjustmentId)) this.problem(`adjustment ${event.data.adjustmentId} recorded twice`);
+        this.adjustments.add(event.data.adjustmentId);
+        this.adjusted += event.data.credits;
         break;
       default: {
         const _exhaustive: never = event;
-        problem(`unknown event ${(_exhaustive as { type: string }).type}`);
+        this.problem(`unknown event ${(_exhaustive as { type: string }).type}`);
       }
     }
-  });
-
-  let granted = 0;
-  let pending = 0;
-  let held = 0;
-  for (const grant of grants.values()) {
-    if (lastMs !== null && grant.effectiveAtMs <= lastMs) granted += grant.credits;
-    else pending += grant.credits;
   }
-  for (const hold of holds.values()) held += hold.credits;
-  const balanceCredits = granted - settled - forfeited + adjusted;
-  return {
-    problems,
-    recomputed: {
-      balanceCredits,
-      heldCredits: held,
-      availableCredits: balanceCredits - held,
-      pendingCredits: pending,
-      version: events.length,
-      asOf: lastMs === null ? null : formatInstant(lastMs),
-      grants: [...grants]
-        .filter(([, grant]) => grant.remaining > 0)
-        .map(([grantId, grant]) => ({ grantId, remainingCredits: grant.remaining, heldCredits: grant.held }))
-        .sort((a, b) => (a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0)),
-    },
-  };
+
+  result(version: number): { recomputed: RecomputedAccount; problems: StreamProblem[] } {
+    let granted = 0;
+    let pending = 0;
+    let held = 0;
+    for (const grant of this.grants.values()) {
+      if (this.lastMs !== null && grant.effectiveAtMs <= this.lastMs) granted += grant.credits;
+      else pending += grant.credits;
+    }
+    for (const hold of this.holds.values()) held += hold.credits;
+    const balanceCredits = granted - this.settled - this.forfeited + this.adjusted;
+    return {
+      problems: this.problems,
+      recomputed: {
+        balanceCredits,
+        heldCredits: held,
+        availableCredits: balanceCredits - held,
+        pendingCredits: pending,
+        version,
+        asOf: this.lastMs === null ? null : formatInstant(this.lastMs),
+        grants: [...this.grants]
+          .filter(([, grant]) => grant.remaining > 0)
+          .map(([grantId, grant]) => ({ grantId, remainingCredits: grant.remaining, heldCredits: grant.held }))
+          .sort((a, b) => (a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0)),
+      },
+    };
+  }
+
+  private reserved(d: Extract<CreditAccountEvent, { type: 'credits_reserved' }>['data']): void {
+    if (this.holds.has(d.admissionId) || this.resolutions.has(d.admissionId)) this.problem(`admission ${d.admissionId} reserved again`);
+    const drawn = d.draws.reduce((sum, draw) => sum + draw.credits, 0);
+    if (drawn > d.credits) this.problem(`draws ${drawn} exceed the hold ${d.credits}`);
+    this.holdOn(d.draws, 1);
+    this.holds.set(d.admissionId, { credits: d.credits, draws: d.draws });
+  }
+
+  private settle(d: Extract<CreditAccountEvent, { type: 'reservation_settled' }>['data']): void {
+    const previous = this.resolutions.get(d.admissionId);
+    if (previous === 'reservation_settled' || previous === 'reservation_voided') this.problem(`admission ${d.admissionId} resolved twice`);
+    this.endHold(d.admissionId, d.heldCredits, 'heldCredits');
+    if (d.releasedCredits !== Math.max(0, d.heldCredits - d.actualCredits)) this.problem('releasedCredits != max(0, held - actual)');
+    if (d.overshootCredits !== Math.max(0, d.actualCredits - d.heldCredits)) this.problem('overshootCredits != max(0, actual - held)');
+    const drawn = d.draws.reduce((sum, draw) => sum + draw.credits, 0);
+    if (drawn > d.actualCredits) this.problem(`draws ${drawn} exceed the actual cost ${d.actualCredits}`);
+    for (const draw of d.draws) this.takeFrom(draw.grantId, draw.credits);
+    this.settled += d.actualCredits;
+  }
+
+  private problem(message: string): void {
+    this.problems.push({ ...this.current, message });
+  }
+
+  private grantFor(grantId: string): Grant | undefined {
+    const grant = this.grants.get(grantId);
+    if (grant === undefined) this.problem(`unknown grant ${grantId}`);
+    return grant;
+  }
+
+  private holdOn(draws: readonly Draw[], sign: 1 | -1): void {
+    for (const draw of draws) {
+      const grant = this.grantFor(draw.grantId);
+      if (grant === undefined) continue;
+      if (draw.credits <= 0) this.problem(`draw of ${draw.credits} credits on ${draw.grantId}`);
+      if (sign === 1 && this.lastMs !== null && grant.effectiveAtMs > this.lastMs) this.problem(`draw on grant ${draw.grantId} before it is effective`);
+      grant.held += sign * draw.credits;
+      if (grant.held > grant.remaining) this.problem(`grant ${draw.grantId} holds more than it has`);
+    }
+  }
+
+  private takeFrom(grantId: string, credits: number): void {
+    const grant = this.grantFor(grantId);
+    if (grant === undefined) return;
+    grant.remaining -= credits;
+    if (grant.remaining < grant.held) this.problem(`grant ${grantId} would fall below its holds (${grant.remaining} < ${grant.held})`);
+  }
+
+  private endHold(admissionId: string, releasedOrHeld: number, field: string): void {
+    const hold = this.holds.get(admissionId);
+    if (hold === undefined) {
+      if (releasedOrHeld !== 0) this.problem(`${field} ${releasedOrHeld} for admission ${admissionId} that holds nothing`);
+      return;
+    }
+    if (hold.credits !== releasedOrHeld) this.problem(`${field} ${releasedOrHeld} != held ${hold.credits}`);
+    this.holdOn(hold.draws, -1);
+    this.holds.delete(admissionId);
+  }
 }
 
 /**

@@ -1,25 +1,9 @@
 /**
- * The named maximums of the load-feedback adapters (TIGER_STYLE: every queue, window and cache has one).
- * The controller's own bounds are `feedbackLimits` in @access/load-feedback-domain; these bound what the
- * service keeps around it. `validateAdapterLimits` runs at boot.
+ * The named maximums of the load-feedback adapters (TIGER_STYLE: every queue, window and cache has one): what
+ * reading the compacted topics back at start may hold and wait for. The use cases' bounds are
+ * `applicationLimits` in @access/load-feedback-application.
  */
 export const adapterLimits = {
-  /** Width of one demand bucket: demand is summed per bucket and read over the window. */
-  demandBucketMs: 250,
-  /** Longest demand window (the controller reads demand over one tick interval). */
-  demandWindowMsMax: 600_000,
-  /** Classes (model|plan|priority) tracked in the demand window; more is a misbehaving producer. */
-  demandClassesMax: 64 * 16 * 3,
-  /** Decision ids remembered to drop duplicates (redelivery); one window's worth at most. */
-  demandSeenIdsMax: 200_000,
-  /** Latest samples kept (one per model and region). */
-  samplesKeptMax: 64 * 64,
-  /** Users whose published factor is remembered (restored from access.reputation.v1 at start). */
-  reputationUsersMax: 500_000,
-  /** Rows read from the abuse-signals view per run; users beyond are scored next run. */
-  reputationRowsPerRunMax: 200_000,
-  /** Smallest change of a factor worth publishing: admission rounds limits to whole requests anyway. */
-  reputationChangeMin: 0.01,
   /** Events read from a compacted topic at start, at most (limits: a few hundred; reputation: one per user). */
   compactedEventsMax: 2_000_000,
   /** Longest wait for a compacted topic to be read to its end at start. */

@@ -27,12 +27,3 @@ export {
 } from './controller/load-controller';
 export { weightedFairShare, type FairShareClaim } from './controller/fair-share';
 export { reputationFactor, scoreReputation, type ReputationSignals, type ReputationScore } from './reputation/reputation';
-export {
-  createFleetModel,
-  toLoadSample,
-  type FleetModel,
-  type FleetModelParams,
-  type FleetState,
-  type FleetObservation,
-  type FleetStepInput,
-} from './fleet/fleet-model';

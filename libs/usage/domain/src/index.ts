@@ -8,7 +8,6 @@ export {
   gpuSecondsMax,
   mapEvent,
   shortEventName,
-  tableOf,
   type DecisionRow,
   type IngestRow,
   type IngestTable,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EVENTS, goldenEvent, ledgerEventTypes, type AnyAccessEvent } from '@access/contracts';
-import { mapEvent, shortEventName, tableOf, type DecisionRow, type LedgerRow, type MapContext, type UsageRow } from './rows';
+import { mapEvent, shortEventName, type DecisionRow, type LedgerRow, type MapContext, type UsageRow } from './rows';
 
 const from = { topic: 'access.admissions.v1', partition: 3, offset: '42', timestampMs: 1_790_000_000_123 };
 const context: MapContext = { price: () => ({ ok: true, credits: 160 }), nowMs: Date.parse('2026-11-25T10:01:00.000Z') };
@@ -115,12 +115,8 @@ describe('ledger events → ledger_entries', () => {
   });
 });
 
-describe('tableOf', () => {
-  it('stores decisions, completions and ledger entries, and nothing else', () => {
-    expect(tableOf(EVENTS.admissionDecided)).toBe('admission_decisions');
-    expect(tableOf(EVENTS.usageRequestCompleted)).toBe('request_usage');
-    for (const type of ledgerEventTypes) expect(tableOf(type)).toBe('ledger_entries');
-    expect(tableOf(EVENTS.balanceChanged)).toBeUndefined();
+describe('mapEvent of a type usage-ingest does not store', () => {
+  it('maps no row', () => {
     expect(mapEvent(goldenEvent(EVENTS.loadSampled), from, context).ok).toBe(false);
   });
 

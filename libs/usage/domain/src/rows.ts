@@ -132,34 +132,6 @@ export interface MapContext {
   nowMs: number;
 }
 
-/** Which table an event type is stored in; undefined for types usage-ingest does not store. */
-export function tableOf(type: AnyAccessEvent['type']): IngestTable | undefined {
-  switch (type) {
-    case EVENTS.admissionDecided:
-      return 'admission_decisions';
-    case EVENTS.usageRequestCompleted:
-      return 'request_usage';
-    case EVENTS.creditsGranted:
-    case EVENTS.creditsReserved:
-    case EVENTS.reservationSettled:
-    case EVENTS.reservationVoided:
-    case EVENTS.reservationExpired:
-    case EVENTS.grantExpired:
-    case EVENTS.creditsAdjusted:
-      return 'ledger_entries';
-    case EVENTS.balanceChanged:
-    case EVENTS.loadSampled:
-    case EVENTS.limitsAdjusted:
-    case EVENTS.reputationChanged:
-    case EVENTS.deadletterRecorded:
-      return undefined;
-    default: {
-      const _exhaustive: never = type;
-      return _exhaustive;
-    }
-  }
-}
-
 /** Decimal64(6) holds |x| < 9.2e12; larger GPU-second counts are not a real request. */
 export const gpuSecondsMax = 9_000_000_000_000;
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultFeedbackConfig } from '@access/load-feedback-domain';
 import { Clickhouse, identifier, migrateClickhouse } from '@access/platform-clickhouse';
 import { requireStack, testName } from '@access/testing';
-import { ReputationJob, type ReputationUpdate } from '../reputation/reputation-job';
+import { ReputationJob, type ReputationUpdate } from '@access/load-feedback-application';
 import { AbuseSignalsSource } from './abuse-signals-source';
 
 const migrationsDir = join(__dirname, '..', '..', '..', '..', '..', 'infra', 'clickhouse', 'migrations');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { idSchema } from '@access/contracts';
 import { sql, type Clickhouse } from '@access/platform-clickhouse';
-import type { SignalsSource, UserSignals } from '../reputation/reputation-job';
+import type { SignalsSource, UserSignals } from '@access/load-feedback-application';
 
 /** ClickHouse prints 64-bit integers as JSON strings; every number is coerced at this edge. */
 const count = z.coerce.number().finite().min(0);

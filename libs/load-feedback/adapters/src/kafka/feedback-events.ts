@@ -1,8 +1,8 @@
 import { EVENTS, SOURCES, makeEvent, newEventId, type AccessEvent, type AnyAccessEvent } from '@access/contracts';
 import type { ClassMultiplier, LimitChange } from '@access/load-feedback-domain';
 import type { EventPublisher } from '@access/platform-kafka';
-import type { ReputationUpdate, UserReputation } from '../reputation/reputation-job';
-import { userKey } from '../reputation/reputation-job';
+import type { ReputationUpdate, UserReputation } from '@access/load-feedback-application';
+import { userKey } from '@access/load-feedback-application';
 
 /** `limits.adjusted` for one change (its reason, and the numbers it was computed from). */
 export function limitsAdjustedEvent(change: LimitChange, time: string): AccessEvent<typeof EVENTS.limitsAdjusted> {
@@ -55,6 +55,16 @@ export function restoredMultipliers(events: Iterable<AnyAccessEvent>): ClassMult
   for (const e of events) {
     if (e.type !== EVENTS.limitsAdjusted) continue;
     out.push({ model: e.data.model, plan: e.data.plan, priority: e.data.priority, multiplier: e.data.multiplier });
+  }
+  return out;
+}
+
+/** The last change of each class in a read-back of access.limits.v1: why each multiplier is what it is. */
+export function restoredChanges(events: Iterable<AnyAccessEvent>) {
+  const out: { model: string; plan: string; priority: ClassMultiplier['priority']; multiplier: number; reason: string; inputs: Record<string, number>; atMs: number }[] = [];
+  for (const e of events) {
+    if (e.type !== EVENTS.limitsAdjusted) continue;
+    out.push({ model: e.data.model, plan: e.data.plan, priority: e.data.priority, multiplier: e.data.multiplier, reason: e.data.reason, inputs: e.data.inputs, atMs: Date.parse(e.time) });
   }
   return out;
 }
