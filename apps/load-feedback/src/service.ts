@@ -110,7 +110,7 @@ export class LoadFeedbackService {
       for (const { event } of events) {
         switch (event.type) {
           case EVENTS.loadSampled:
-            this.m.events.inc({ type: 'load.sampled', outcome: loop.onSample(event.data) ? 'used' : 'ignored' });
+            this.m.events.inc({ type: 'load.sampled', outcome: loop.onSample(event.data, Date.parse(event.time)) ? 'used' : 'ignored' });
             overloaded ||= event.data.utilization > this.overloadThreshold;
             break;
           case EVENTS.admissionDecided:
