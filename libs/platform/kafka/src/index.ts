@@ -4,3 +4,5 @@ export * from './events';
 export * from './partition-group';
 export * from './partitioner';
 export * from './transactional';
+export * from './decode';
+export * from './limits';
