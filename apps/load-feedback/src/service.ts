@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { EVENTS, SOURCES } from '@access/contracts';
+import { EVENTS, SOURCES, eventIdentity } from '@access/contracts';
 import {
   AbuseSignalsSource,
   FeedbackLoop,
@@ -114,7 +114,7 @@ export class LoadFeedbackService {
             overloaded ||= event.data.utilization > this.overloadThreshold;
             break;
           case EVENTS.admissionDecided:
-            this.m.events.inc({ type: 'admission.decided', outcome: loop.onDecision(event.id, event.data, now) });
+            this.m.events.inc({ type: 'admission.decided', outcome: loop.onDecision(eventIdentity(event), event.data, now) });
             break;
           default:
             // Anything else on these topics is not load-feedback's input.

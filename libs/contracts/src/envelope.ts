@@ -116,6 +116,14 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): Parse
 }
 
 /**
+ * What every consumer deduplicates events by: (`source`, `id`), as one string. Two producers may pick the same id;
+ * one producer's ids are unique. The separator is a space, which a `source` cannot contain.
+ */
+export function eventIdentity(event: { source: string; id: string }): string {
+  return `${event.source} ${event.id}`;
+}
+
+/**
  * The message key, which is also the CloudEvent `subject`: the accountId, except `model` for load samples,
  * `model|plan|priority` for limits, `accountId|userId` for reputation and the source topic for dead letters.
  */

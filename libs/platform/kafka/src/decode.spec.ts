@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CLOUDEVENTS_CONTENT_TYPE, TOPICS, goldenEventJson } from '@access/contracts';
-import { contentModeOf, decodeEvent, eventIdentity, type RawMessage } from './decode';
+import { CLOUDEVENTS_CONTENT_TYPE, TOPICS, eventIdentity, goldenEventJson } from '@access/contracts';
+import { contentModeOf, decodeEvent, type RawMessage } from './decode';
 
 const golden = () => goldenEventJson('io.access.usage.request_completed.v1');
 

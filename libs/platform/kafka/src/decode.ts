@@ -85,11 +85,3 @@ export function decodeEvent(message: RawMessage, options: { checkTopic?: boolean
   if (!parsed.ok) return { ok: false, reason: mode.mode === 'binary' ? `binary mode: ${parsed.reason}` : parsed.reason };
   return { ok: true, event: parsed.event, mode: mode.mode };
 }
-
-/**
- * The key every consumer deduplicates another producer's events by: (`source`, `id`), as one string. Two producers
- * may pick the same id; one producer's ids are unique. The separator is a space, which a `source` cannot contain.
- */
-export function eventIdentity(event: Pick<AnyAccessEvent, 'source' | 'id'>): string {
-  return `${event.source} ${event.id}`;
-}

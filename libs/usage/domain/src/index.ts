@@ -6,9 +6,12 @@
 export {
   INGEST_TABLES,
   gpuSecondsMax,
+  dedupeKeyOf,
   mapEvent,
   shortEventName,
   tableOf,
+  withAllowance,
+  type DedupeKey,
   type DecisionRow,
   type IngestRow,
   type IngestTable,
