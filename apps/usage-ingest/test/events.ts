@@ -2,7 +2,7 @@
  * A deterministic mix of valid events (decisions, completions, ledger entries), duplicates and poison messages, with
  * the reference every count and sum in ClickHouse must equal. Shared by the crash test and bench/ingest.
  */
-import { EVENTS, SOURCES, makeEvent, newEventId, type AnyAccessEvent } from '@access/contracts';
+import { EVENTS, SOURCES, makeEvent, newEventId, uuidv7, type AnyAccessEvent } from '@access/contracts';
 import { priceRequest, type PriceBook } from '@access/catalog';
 import { seededRandom as prng } from '@access/testing';
 
@@ -76,7 +76,8 @@ export function generateMix(options: MixOptions): Mix {
       ? { meters: { video_seconds: 1 + Math.floor(random() * 10) }, dimensions: { resolution: pick(['480p', '720p', '1080p'] as const) } }
       : { meters: { input_tokens: Math.floor(random() * 5000), output_tokens: Math.floor(random() * 3000) }, dimensions: {} };
     const estimatedCredits = 1 + Math.floor(random() * 300);
-    const admissionId = newEventId();
+    // As admission makes it: a UUIDv7 of the moment it decided.
+    const admissionId = uuidv7(t, random);
     const requestId = `req-${options.seed}-${request}`;
     const admitted = random() < 0.8;
     const fromAllowance = admitted && random() < 0.4 ? Math.floor(estimatedCredits * random()) : 0;

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Clickhouse, clickhouseErrorCode, identifier, isRetriableClickhouseError, quote } from '@access/platform-clickhouse';
-import { expiredPartitions, type IngestTable } from '@access/usage-domain';
+import { dateTimeOfMs, expiredPartitions, type IngestTable } from '@access/usage-domain';
 
 /** Tables that retention drops month partitions from: the tables of record and their rollups. */
 export const RETAINED_TABLES = [
@@ -161,15 +161,23 @@ export class ClickhouseUsageStore {
 
   /**
    * The allowance part of these admissions' decisions, as stored in `admission_decisions` (admitted decisions only;
-   * an admission missing from the map has no stored admitted decision).
+   * an admission missing from the map has no stored admitted decision). A decision's `time` is when admission
+   * decided, which is also the time in its admissionId (a UUIDv7 admission made at that moment): the account ids and
+   * that time range, widened by `timeMarginMs`, narrow the scan to the rows the decisions can be in.
    */
-  async decisionAllowances(accountIds: readonly string[], admissionIds: readonly string[], idsPerQueryMax: number): Promise<Map<string, number>> {
+  async decisionAllowances(
+    lookup: { accountIds: readonly string[]; admissionIds: readonly string[]; timeMinMs: number; timeMaxMs: number; timeMarginMs: number },
+    idsPerQueryMax: number,
+  ): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    const accounts = [...new Set(accountIds)];
-    for (const ids of boundedChunks([...new Set(admissionIds)].map(quote), idsPerQueryMax, lookupBytesPerQueryMax)) {
+    const accounts = [...new Set(lookup.accountIds)];
+    const from = dateTimeOfMs(Math.max(0, lookup.timeMinMs - lookup.timeMarginMs));
+    const to = dateTimeOfMs(lookup.timeMaxMs + lookup.timeMarginMs);
+    for (const ids of boundedChunks([...new Set(lookup.admissionIds)].map(quote), idsPerQueryMax, lookupBytesPerQueryMax)) {
       const rows = await this.ch.query<{ admission_id: string; allowance_credits: string }>(
         `SELECT admission_id, any(allowance_credits) AS allowance_credits FROM ${this.db}.admission_decisions ` +
-          `WHERE account_id IN (${accounts.map(quote).join(', ')}) AND decision = 'admitted' AND admission_id IN (${ids.join(', ')}) GROUP BY admission_id`,
+          `WHERE account_id IN (${accounts.map(quote).join(', ')}) AND time >= ${quote(from)} AND time <= ${quote(to)} ` +
+          `AND decision = 'admitted' AND admission_id IN (${ids.join(', ')}) GROUP BY admission_id`,
       );
       for (const r of rows) out.set(r.admission_id, Number(r.allowance_credits));
     }

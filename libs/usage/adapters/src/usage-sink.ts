@@ -257,10 +257,22 @@ export class UsageSink {
   private async withAllowances(state: PartitionState, completions: Kept[]): Promise<Kept[]> {
     const { store, limits } = this.options;
     const admissionOf = (k: Kept) => (k.row as UsageRow).admission_id;
-    const allowances = await this.guard(state, () =>
-      store.decisionAllowances(completions.map((k) => k.accountId), completions.map(admissionOf), limits.lookupIdsPerQueryMax),
-    );
-    const missing = completions.map(admissionOf).filter((id) => !allowances.has(id));
+    // Only a UUIDv7 admissionId can name a decision (the decision's schema requires one); its time is when it was made.
+    const decidable = completions.filter((k) => uuidv7Schema.safeParse(admissionOf(k)).success);
+    const times = decidable.map((k) => uuidv7TimeMs(admissionOf(k)));
+    const allowances =
+      decidable.length === 0
+        ? new Map<string, number>()
+        : await this.guard(state, () =>
+            store.decisionAllowances(
+              {
+                accountIds: decidable.map((k) => k.accountId), admissionIds: decidable.map(admissionOf),
+                timeMinMs: Math.min(...times), timeMaxMs: Math.max(...times), timeMarginMs: limits.decisionTimeMarginMs,
+              },
+              limits.lookupIdsPerQueryMax,
+            ),
+          );
+    const missing = decidable.map(admissionOf).filter((id) => !allowances.has(id));
     if (missing.length > 0 && (await this.decisionsMayBeBehind(missing))) {
       throw new RetriableError(`waiting for the decisions of ${missing.length} completions (e.g. admission ${missing[0]}) to reach ClickHouse`);
     }
