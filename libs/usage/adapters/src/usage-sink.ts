@@ -272,27 +272,24 @@ export class UsageSink {
               limits.lookupIdsPerQueryMax,
             ),
           );
-    const missing = decidable.map(admissionOf).filter((id) => !allowances.has(id));
-    if (missing.length > 0 && (await this.decisionsMayBeBehind(missing))) {
-      throw new RetriableError(`waiting for the decisions of ${missing.length} completions (e.g. admission ${missing[0]}) to reach ClickHouse`);
+    const missing = decidable.filter((k) => !allowances.has(admissionOf(k)));
+    if (missing.length > 0 && (await this.decisionsMayBeBehind(missing.map((k) => Math.max(uuidv7TimeMs(admissionOf(k)), k.consumed.timestampMs))))) {
+      throw new RetriableError(`waiting for the decisions of ${missing.length} completions (e.g. admission ${admissionOf(missing[0]!)}) to reach ClickHouse`);
     }
     return completions.map((k) => ({ ...k, row: withAllowance(k.row as UsageRow, allowances.get(admissionOf(k)) ?? 0) }));
   }
 
   /**
-   * True while the decisions consumer may not yet have stored a decision of these admissions: it has not committed,
-   * on every partition of the decisions topic, past the decisions published up to the latest admission's time (its
-   * UUIDv7, set by admission when it decided; a decision is published right after, within
-   * `decisionPublishLatencyMsMax`). An admissionId that is not a UUIDv7 or lies in the future names no decision
-   * this system made: nothing to wait for.
+   * True while the decisions consumer may not yet have stored the decisions of these completions: it has not
+   * committed, on every partition of the decisions topic, past the decisions published up to the latest of
+   * `decidedByMs` (per completion: the later of its admission's time and its own Kafka timestamp; a decision is
+   * published right after admission decides, within `decisionPublishLatencyMsMax`, and before its request can
+   * complete), capped at now (a time in the future is no reason to wait for ever).
    */
-  private async decisionsMayBeBehind(admissionIds: string[]): Promise<boolean> {
+  private async decisionsMayBeBehind(decidedByMs: number[]): Promise<boolean> {
     const topic = this.decisionsTopic;
-    if (topic === undefined || this.admin === undefined) return false;
-    const nowMs = this.now();
-    const times = admissionIds.filter((id) => uuidv7Schema.safeParse(id).success).map(uuidv7TimeMs).filter((t) => t <= nowMs + this.options.limits.clockSkewMarginMs);
-    if (times.length === 0) return false;
-    const publishedByMs = Math.max(...times) + this.options.limits.decisionPublishLatencyMsMax;
+    if (topic === undefined || this.admin === undefined || decidedByMs.length === 0) return false;
+    const publishedByMs = Math.min(Math.max(...decidedByMs), this.now()) + this.options.limits.decisionPublishLatencyMsMax;
     try {
       const [upTo, low, committed] = await Promise.all([
         this.admin.offsetsAtTime(topic, publishedByMs),
