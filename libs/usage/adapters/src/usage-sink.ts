@@ -259,22 +259,28 @@ export class UsageSink {
     const admissionOf = (k: Kept) => (k.row as UsageRow).admission_id;
     // Only a UUIDv7 admissionId can name a decision (the decision's schema requires one); its time is when it was made.
     const decidable = completions.filter((k) => uuidv7Schema.safeParse(admissionOf(k)).success);
-    const times = decidable.map((k) => uuidv7TimeMs(admissionOf(k)));
-    const allowances =
-      decidable.length === 0
-        ? new Map<string, number>()
-        : await this.guard(state, () =>
-            store.decisionAllowances(
-              {
-                accountIds: decidable.map((k) => k.accountId), admissionIds: decidable.map(admissionOf),
-                timeMinMs: Math.min(...times), timeMaxMs: Math.max(...times), timeMarginMs: limits.decisionTimeMarginMs,
-              },
-              limits.lookupIdsPerQueryMax,
-            ),
-          );
+    const lookUp = async (of: Kept[]): Promise<Map<string, number>> => {
+      if (of.length === 0) return new Map<string, number>();
+      const times = of.map((k) => uuidv7TimeMs(admissionOf(k)));
+      return this.guard(state, () =>
+        store.decisionAllowances(
+          {
+            accountIds: of.map((k) => k.accountId), admissionIds: of.map(admissionOf),
+            timeMinMs: Math.min(...times), timeMaxMs: Math.max(...times), timeMarginMs: limits.decisionTimeMarginMs,
+          },
+          limits.lookupIdsPerQueryMax,
+        ),
+      );
+    };
+    const allowances = await lookUp(decidable);
     const missing = decidable.filter((k) => !allowances.has(admissionOf(k)));
-    if (missing.length > 0 && (await this.decisionsMayBeBehind(missing.map((k) => Math.max(uuidv7TimeMs(admissionOf(k)), k.consumed.timestampMs))))) {
-      throw new RetriableError(`waiting for the decisions of ${missing.length} completions (e.g. admission ${admissionOf(missing[0]!)}) to reach ClickHouse`);
+    if (missing.length > 0) {
+      if (await this.decisionsMayBeBehind(missing.map((k) => Math.max(uuidv7TimeMs(admissionOf(k)), k.consumed.timestampMs)))) {
+        throw new RetriableError(`waiting for the decisions of ${missing.length} completions (e.g. admission ${admissionOf(missing[0]!)}) to reach ClickHouse`);
+      }
+      // The decisions consumer commits only after its rows are stored, and it is now past these decisions: a decision
+      // stored between the first lookup and that check is found now; one still missing does not exist.
+      for (const [id, credits] of await lookUp(missing)) allowances.set(id, credits);
     }
     return completions.map((k) => ({ ...k, row: withAllowance(k.row as UsageRow, allowances.get(admissionOf(k)) ?? 0) }));
   }
