@@ -53,7 +53,7 @@ async function loopRun(): Promise<number> {
   for (let t = 1; t <= loopTicks; t++) {
     const now = t * tickMs;
     const { samples } = inputs(t);
-    for (const s of samples) loop.onSample({ ...s, sampledAt: new Date(s.sampledAtMs).toISOString() });
+    for (const { sampledAtMs, ...s } of samples) loop.onSample(s, sampledAtMs);
     for (let i = 0; i < 1_000; i++) {
       const c = classes[i % classes.length]!;
       loop.onDecision(`e${id++}`, { ...golden, model: 'codex-1', plan: c.plan, priority: c.priority, decidedAt: new Date(now - (i % tickMs)).toISOString() }, now);

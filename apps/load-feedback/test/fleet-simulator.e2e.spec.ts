@@ -61,7 +61,7 @@ describe('fleet simulator', () => {
       return sampled().find((e) => e.data.utilization > 0.5);
     }, 20_000, 'a sample showing the admitted demand');
     expect(loaded.data.utilization).toBeLessThanOrEqual(1);
-    expect(Date.parse(loaded.data.sampledAt)).toBeGreaterThanOrEqual(Date.parse(idle.data.sampledAt));
+    expect(Date.parse(loaded.time)).toBeGreaterThanOrEqual(Date.parse(idle.time));
     expect(await simulator.kill('SIGTERM')).toBe(0);
   });
 });

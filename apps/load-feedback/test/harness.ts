@@ -67,7 +67,7 @@ export async function createFeedbackRun(stack: Stack, topics?: LoadFeedbackTopic
     }),
     sample: async (model, utilization, capacityCreditsPerSecond = 1_000) => {
       const now = new Date().toISOString();
-      const data: LoadSampledV1 = { model, region: 'test-1', utilization, queueDepth: utilization >= 1 ? 500 : 0, p95LatencyMs: utilization >= 1 ? 30_000 : 800, capacityCreditsPerSecond, sampledAt: now };
+      const data: LoadSampledV1 = { model, region: 'test-1', utilization, queueDepth: utilization >= 1 ? 500 : 0, p95LatencyMs: utilization >= 1 ? 30_000 : 800, capacityCreditsPerSecond };
       await producer.send(encodeEvent(makeEvent(EVENTS.loadSampled, { id: newEventId(), source: '/fleet/test', time: now, data }), t.load));
     },
     close: async () => {

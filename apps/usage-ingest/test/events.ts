@@ -2,7 +2,7 @@
  * A deterministic mix of valid events (decisions, completions, ledger entries), duplicates and poison messages, with
  * the reference every count and sum in ClickHouse must equal. Shared by the crash test and bench/ingest.
  */
-import { EVENTS, SOURCES, makeEvent, newEventId, type AnyAccessEvent } from '@access/contracts';
+import { EVENTS, SOURCES, makeEvent, newEventId, uuidv7, type AnyAccessEvent } from '@access/contracts';
 import { priceRequest, type PriceBook } from '@access/catalog';
 import { seededRandom as prng } from '@access/testing';
 
@@ -76,7 +76,8 @@ export function generateMix(options: MixOptions): Mix {
       ? { meters: { video_seconds: 1 + Math.floor(random() * 10) }, dimensions: { resolution: pick(['480p', '720p', '1080p'] as const) } }
       : { meters: { input_tokens: Math.floor(random() * 5000), output_tokens: Math.floor(random() * 3000) }, dimensions: {} };
     const estimatedCredits = 1 + Math.floor(random() * 300);
-    const admissionId = newEventId();
+    // As admission makes it: a UUIDv7 of the moment it decided.
+    const admissionId = uuidv7(t, random);
     const requestId = `req-${options.seed}-${request}`;
     const admitted = random() < 0.8;
     const fromAllowance = admitted && random() < 0.4 ? Math.floor(estimatedCredits * random()) : 0;
@@ -215,11 +216,14 @@ export function referenceOf(unique: readonly AnyAccessEvent[], priceBook: PriceB
   const usageMinutely: [string, bigint[]][] = [];
   const ledger: [string, bigint[]][] = [];
   const activity: [string, bigint[]][] = [];
+  /** The allowance part of each admitted decision: a completion's cost is split as the ledger splits it. */
+  const allowanceOf = new Map<string, number>();
   for (const e of unique) {
     switch (e.type) {
       case EVENTS.admissionDecided: {
         const d = e.data;
         const allowance = d.fundedBy.reduce((s, f) => s + (f.source === 'allowance' ? f.credits : 0), 0);
+        if (d.decision === 'admitted') allowanceOf.set(d.admissionId, allowance);
         decisions.push([d.decision, [1n, BigInt(d.estimatedCredits), BigInt(d.heldCredits), BigInt(allowance)]]);
         decisionsMinutely.push([[minute(d.decidedAt), d.model, d.plan, d.priority, d.decision, d.reason ?? ''].join(','), [1n, BigInt(d.estimatedCredits), BigInt(allowance), BigInt(d.heldCredits)]]);
         activity.push([[d.accountId, d.userId, minute(d.decidedAt)].join(','), [1n, d.decision === 'rejected' ? 1n : 0n, 0n, 0n, 0n]]);
@@ -228,11 +232,13 @@ export function referenceOf(unique: readonly AnyAccessEvent[], priceBook: PriceB
       case EVENTS.usageRequestCompleted: {
         const d = e.data;
         const priced = priceRequest(priceBook, d.model, d.meters, d.dimensions);
-        const charged = BigInt(priced.ok ? priced.credits : 0);
+        const cost = priced.ok ? priced.credits : 0;
+        const allowance = Math.min(cost, allowanceOf.get(d.admissionId) ?? 0);
+        const [charged, covered] = [BigInt(cost - allowance), BigInt(allowance)];
         const s = d.status;
         const flags = [s === 'succeeded' ? 1n : 0n, s === 'failed' ? 1n : 0n, s === 'cancelled' ? 1n : 0n];
-        usage.push([s, [1n, charged, gpuMicros(d.gpuSeconds), BigInt(d.durationMs)]]);
-        usageMinutely.push([[minute(d.endedAt), d.accountId, d.userId, d.model, d.endpoint].join(','), [1n, ...flags, charged, gpuMicros(d.gpuSeconds), BigInt(d.durationMs)]]);
+        usage.push([s, [1n, charged, covered, gpuMicros(d.gpuSeconds), BigInt(d.durationMs)]]);
+        usageMinutely.push([[minute(d.endedAt), d.accountId, d.userId, d.model, d.endpoint].join(','), [1n, ...flags, charged, covered, gpuMicros(d.gpuSeconds), BigInt(d.durationMs)]]);
         activity.push([[d.accountId, d.userId, minute(d.endedAt)].join(','), [0n, 0n, 1n, flags[0]!, flags[1]!]]);
         break;
       }
@@ -257,8 +263,10 @@ export function referenceOf(unique: readonly AnyAccessEvent[], priceBook: PriceB
         expected: grouped(decisions),
       },
       {
-        name: 'request_usage by status: count, Σ charged, Σ gpu µs, Σ duration',
-        sql: (db) => `SELECT status AS k, count() AS a, sum(charged_credits) AS b, toString(sum(toInt64(gpu_seconds * 1000000))) AS c, sum(duration_ms) AS d FROM ${db}.request_usage GROUP BY status`,
+        name: 'request_usage by status: count, Σ charged, Σ allowance, Σ gpu µs, Σ duration',
+        sql: (db) =>
+          `SELECT status AS k, count() AS a, sum(charged_credits) AS b, sum(allowance_credits) AS c, toString(sum(toInt64(gpu_seconds * 1000000))) AS d, ` +
+          `sum(duration_ms) AS e FROM ${db}.request_usage GROUP BY status`,
         expected: grouped(usage),
       },
       {
@@ -270,7 +278,8 @@ export function referenceOf(unique: readonly AnyAccessEvent[], priceBook: PriceB
         name: 'usage_minutely by its key',
         sql: (db) =>
           `SELECT concat(toString(minute), ',', account_id, ',', user_id, ',', model, ',', endpoint) AS k, sum(requests) AS a, sum(succeeded) AS b, sum(failed) AS c, ` +
-          `sum(cancelled) AS d, sum(charged_credits) AS e, toString(sum(toInt64(gpu_seconds * 1000000))) AS f, sum(duration_ms) AS g FROM ${db}.usage_minutely GROUP BY k`,
+          `sum(cancelled) AS d, sum(charged_credits) AS e, sum(allowance_credits) AS f, toString(sum(toInt64(gpu_seconds * 1000000))) AS g, sum(duration_ms) AS h ` +
+          `FROM ${db}.usage_minutely GROUP BY k`,
         expected: grouped(usageMinutely),
       },
       {

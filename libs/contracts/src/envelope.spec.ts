@@ -11,6 +11,7 @@ import {
   toKafkaMessage,
 } from './envelope';
 import { type EventType, eventTypes, usageRequestCompletedV1Schema } from './events';
+import { STORABLE_TEXT_MESSAGE } from './primitives';
 import { goldenEvent, goldenEventJson } from './fixtures';
 
 describe('messageKeyFor', () => {
@@ -63,6 +64,7 @@ describe('makeEvent', () => {
     ['a subject other than the key', { subject: 'acct-8' }, 'subject'],
     ['a time without milliseconds', { time: '2026-11-25T10:00:49Z' }, 'time'],
     ['an id that is not a UUIDv7', { id: 'evt-1' }, 'id'],
+    ['a UUIDv4 id (accepted from other producers, never made here)', { id: '550e8400-e29b-41d4-a716-446655440000' }, 'id'],
   ])('given %s, then it throws InvalidEventError naming the field', (_name, override, path) => {
     const build = () =>
       makeEvent('io.access.usage.request_completed.v1', {
@@ -137,5 +139,26 @@ describe('AnyAccessEvent', () => {
     const event = result.event;
     const charged = event.type === 'io.access.ledger.reservation_settled.v1' ? event.data.actualCredits : undefined;
     expect(charged).toBe(100);
+  });
+});
+
+describe('free text that a store cannot hold', () => {
+  const adjusted = () => goldenEventJson('io.access.ledger.credits_adjusted.v1');
+  it.each([
+    ['U+0000', 'refund\u0000'],
+    ['a lone high surrogate', 'refund \ud800'],
+    ['a lone low surrogate', '\udc00 refund'],
+  ])('given a reason with %s, then rejected naming data.reason', (_name, reason) => {
+    const event = adjusted();
+    (event['data'] as Record<string, unknown>)['reason'] = reason;
+    const result = parseEvent(event);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors).toContainEqual({ path: 'data.reason', message: STORABLE_TEXT_MESSAGE });
+  });
+
+  it('given a reason with a surrogate pair (an emoji), then accepted', () => {
+    const event = adjusted();
+    (event['data'] as Record<string, unknown>)['reason'] = 'refund \ud83d\ude00';
+    expect(parseEvent(event).ok).toBe(true);
   });
 });

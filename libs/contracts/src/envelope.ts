@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type EventData, type EventType, EVENTS, eventDataSchemas, eventTypes, isEventType } from './events';
 import { contractLimits } from './limits';
-import { isoTimeSchema, uuidv7Schema } from './primitives';
+import { cloudEventIdSchema, isStorableText, isoTimeSchema, STORABLE_TEXT_MESSAGE, uuidv7Schema } from './primitives';
 import { topicSpec, type TopicName } from './topics';
 
 /** Kafka header `content-type` of every message: CloudEvents structured mode. */
@@ -57,17 +57,40 @@ export type ParseEventResult =
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string; errors: ContractIssue[] };
 
 /**
+ * The CloudEvent `time` as other producers write it (RFC 3339: any fraction of a second, any offset), read as the
+ * instant it names in this system's form (UTC, milliseconds), so consumers compare and store one spelling.
+ */
+const cloudEventTimeSchema = z.iso
+  .datetime({ offset: true, message: 'must be an RFC 3339 time, e.g. 2026-11-25T10:00:00.000Z' })
+  .transform((time) => new Date(time).toISOString())
+  .pipe(isoTimeSchema);
+
+/**
+ * `datacontenttype`: JSON only. Absent means JSON (CloudEvents JSON format); media-type parameters such as
+ * `charset=utf-8` do not change what the data is.
+ */
+const dataContentTypeSchema = z.preprocess(
+  (value) => (value === undefined ? 'application/json' : typeof value === 'string' ? value.split(';')[0]!.trim().toLowerCase() : value),
+  z.literal('application/json', { message: 'must be application/json' }),
+);
+
+/**
  * Envelope attributes. Unknown attributes (CloudEvents extensions) are dropped, not rejected, so producers can
- * add them without breaking consumers; `data` is checked separately against the schema of `type`.
+ * add them without breaking consumers; `data` is checked separately against the schema of `type`. `subject` may be
+ * left out by other producers: it is then the message key, which is what the contract requires it to be.
  */
 export const envelopeSchema = z.object({
   specversion: z.literal('1.0'),
-  id: uuidv7Schema,
-  source: z.string().regex(/^\S+$/, 'must be a non-empty URI-reference').max(contractLimits.sourceLengthMax),
+  id: cloudEventIdSchema,
+  source: z
+    .string()
+    .regex(/^\S+$/, 'must be a non-empty URI-reference')
+    .max(contractLimits.sourceLengthMax)
+    .refine(isStorableText, STORABLE_TEXT_MESSAGE),
   type: z.string().min(1).max(256),
-  time: isoTimeSchema,
-  subject: z.string().min(1).max(contractLimits.subjectLengthMax),
-  datacontenttype: z.literal('application/json'),
+  time: cloudEventTimeSchema,
+  subject: z.string().min(1).max(contractLimits.subjectLengthMax).refine(isStorableText, STORABLE_TEXT_MESSAGE).optional(),
+  datacontenttype: dataContentTypeSchema,
   data: z.unknown(),
 });
 
@@ -90,6 +113,14 @@ function failure(errors: ContractIssue[]): { ok: false; reason: string; errors: 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): ParseResult<z.output<S>> {
   const result = schema.safeParse(value);
   return result.success ? { ok: true, value: result.data } : failure(toIssues(result.error));
+}
+
+/**
+ * What every consumer deduplicates events by: (`source`, `id`), as one string. Two producers may pick the same id;
+ * one producer's ids are unique. The separator is a space, which a `source` cannot contain.
+ */
+export function eventIdentity(event: { source: string; id: string }): string {
+  return `${event.source} ${event.id}`;
 }
 
 /**
@@ -151,6 +182,7 @@ export function parseEvent(json: unknown, options: { topic?: TopicName } = {}): 
   // TypeScript cannot follow it through the indexed schema lookup.
   const event = { ...envelope.data, type, data: parsedData.data } as AnyAccessEvent;
   const key = messageKeyFor(event);
+  event.subject ??= key;
   if (event.subject !== key) {
     return failure([{ path: 'subject', message: `must be the message key "${key}"` }]);
   }
@@ -199,6 +231,13 @@ export class InvalidEventError extends Error {
  * tests instead of in a dead-letter topic. Unknown fields in `data` are dropped.
  */
 export function makeEvent<T extends EventType>(type: T, fields: MakeEventFields<T>): AccessEvent<T> {
+  // Consumers accept any CloudEvents id and any RFC 3339 time from other producers; this system's own events keep
+  // the one form its consumers sort and store: UUIDv7 ids and UTC times with milliseconds.
+  const own = z.object({ id: uuidv7Schema, time: isoTimeSchema }).safeParse({ id: fields.id, time: fields.time });
+  if (!own.success) {
+    const issues = toIssues(own.error);
+    throw new InvalidEventError(type, issues, failure(issues).reason);
+  }
   const hasData = typeof fields.data === 'object' && fields.data !== null;
   // Without data there is no key; parseEvent then reports the missing data rather than a TypeError here.
   const subject = fields.subject ?? (hasData ? messageKeyFor({ type, data: fields.data } as KeyedEvent) : '');

@@ -72,12 +72,18 @@ describe.each(eventTypes.map((type) => [type]))('golden %s', (type: EventType) =
     expect(result).toEqual({ ok: true, event: golden() });
   });
 
-  it.each(fieldPaths(goldenEventJson(type)).map((path) => [path.join('.'), path]))(
+  /** CloudEvents attributes a producer may leave out: the contract fills them in (the key, JSON). */
+  const defaulted = new Set(['subject', 'datacontenttype']);
+  it.each(fieldPaths(goldenEventJson(type)).filter((path) => !defaulted.has(path.join('.'))).map((path) => [path.join('.'), path]))(
     'given %s removed, then rejected naming it',
     (_name, path) => {
       expectRejected(parseEvent(without(golden(), path)), path);
     },
   );
+
+  it.each(['subject', 'datacontenttype'])('given %s left out, then it parses with the contract value (the key, JSON)', (field) => {
+    expect(parseEvent(without(golden(), [field]))).toEqual({ ok: true, event: golden() });
+  });
 
   // No field of any event is a boolean, so `true` is the wrong type everywhere.
   it.each(leafPaths(goldenEventJson(type)).map((path) => [path.join('.'), path]))(
@@ -96,19 +102,36 @@ describe('envelope', () => {
     ['type without prefix', ['type'], 'admission.decided'],
     ['specversion 0.3', ['specversion'], '0.3'],
     ['specversion as number', ['specversion'], 1.0],
-    ['id as UUIDv4', ['id'], '550e8400-e29b-41d4-a716-446655440000'],
-    ['id as ULID', ['id'], '01ARZ3NDEKTSV4RRFFQ69G5FAV'],
-    ['id in uppercase', ['id'], '01A21225-DCE9-7D74-B0CF-C15A048C4809'],
     ['empty id', ['id'], ''],
+    ['id of 129 characters', ['id'], 'a'.repeat(129)],
+    ['id with a non-ASCII character', ['id'], 'évènement-1'],
+    ['id with a control character', ['id'], 'id\n1'],
+    ['source with U+0000', ['source'], '/fleet/\u0000'],
+    ['subject with a lone surrogate', ['subject'], 'acct-7\ud800'],
     ['empty source', ['source'], ''],
     ['source with spaces', ['source'], 'access admission'],
-    ['time without milliseconds', ['time'], '2026-11-25T10:00:00Z'],
-    ['time with offset', ['time'], '2026-11-25T11:00:00.000+01:00'],
+    ['time without a zone', ['time'], '2026-11-25T10:00:00.000'],
+    ['time not a date', ['time'], 'yesterday'],
     ['datacontenttype xml', ['datacontenttype'], 'application/xml'],
     ['subject not the key', ['subject'], 'acct-8'],
     ['data not an object', ['data'], 'hello'],
   ])('given %s, then rejected naming it', (_name, path, value) => {
     expectRejected(parseEvent(withValue(golden(), path, value)), path);
+  });
+
+  // Other producers: any CloudEvents id (consumers deduplicate by source and id), any RFC 3339 time.
+  it.each<[string, Path, unknown, unknown]>([
+    ['id as UUIDv4 (the CloudEvents SDKs)', ['id'], '550e8400-e29b-41d4-a716-446655440000', '550e8400-e29b-41d4-a716-446655440000'],
+    ['id as ULID', ['id'], '01ARZ3NDEKTSV4RRFFQ69G5FAV', '01ARZ3NDEKTSV4RRFFQ69G5FAV'],
+    ['id in uppercase', ['id'], '01A21225-DCE9-7D74-B0CF-C15A048C4809', '01A21225-DCE9-7D74-B0CF-C15A048C4809'],
+    ['id of 128 printable characters', ['id'], '~'.repeat(128), '~'.repeat(128)],
+    ['time without milliseconds', ['time'], '2026-11-25T10:00:00Z', '2026-11-25T10:00:00.000Z'],
+    ['time with offset', ['time'], '2026-11-25T11:00:00.000+01:00', '2026-11-25T10:00:00.000Z'],
+    ['time in nanoseconds', ['time'], '2026-11-25T10:00:00.123456789Z', '2026-11-25T10:00:00.123Z'],
+    ['datacontenttype with a charset', ['datacontenttype'], 'application/json; charset=utf-8', 'application/json'],
+  ])('given %s, then accepted in the system\'s form', (_name, path, value, expected) => {
+    const result = parseEvent(withValue(golden(), path, value));
+    expect(result).toEqual({ ok: true, event: withValue(golden(), path, expected) });
   });
 
   it('given an unknown type, then the reason says so and lists the known types', () => {

@@ -3,6 +3,8 @@
  * string, record and list has a bound; a producer that needs more has to change the contract, visibly.
  */
 export const contractLimits = {
+  /** CloudEvents `id` of events from other producers (`cloudEventIdSchema`). */
+  eventIdLengthMax: 128,
   /** `idSchema`: account, user, request, grant, adjustment ids, and names such as model, plan, endpoint. */
   idLengthMax: 128,
   /** Keys of meters, dimensions: `^[a-z][a-z0-9_]{0,63}$`. */

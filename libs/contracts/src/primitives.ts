@@ -42,6 +42,19 @@ export const uuidv7Schema = z
     'must be a lowercase UUIDv7',
   );
 
+/**
+ * The `id` of an event another producer published (usage, load samples): any CloudEvents id, i.e. non-empty and, by
+ * this contract, at most 128 printable ASCII characters (UUIDv4 from the CloudEvents SDKs, ULID, …). Consumers
+ * deduplicate by (`source`, `id`), so two producers may use the same id without colliding. Events this system
+ * produces carry UUIDv7 ids (`makeEvent` checks that).
+ */
+export const cloudEventIdSchema = z
+  .string()
+  .regex(
+    new RegExp(`^[\\x20-\\x7e]{1,${contractLimits.eventIdLengthMax}}$`),
+    `must be 1 to ${contractLimits.eventIdLengthMax} printable ASCII characters`,
+  );
+
 /** An amount of credits: an integer, JSON-safe (|n| ≤ 2^53 − 1) so it survives every JSON parser. */
 export const creditsSchema = z.int();
 export const nonNegativeCreditsSchema = creditsSchema.min(0);

@@ -148,7 +148,9 @@ export class SimIngestTable {
       else if (mapped.table !== this.table) dead.push(`${message.value.type} is not stored in ${this.table}`);
       else kept.push({ message, admissionId: (mapped.row as { admission_id: string }).admission_id });
     }
-    const candidates: Candidate[] = kept.map((k) => ({ eventId: k.message.value.id, offset: String(k.message.offset), idTimeMs: uuidv7TimeMs(k.message.value.id) }));
+    // The simulated store keys rows by event id; the real sink keys completions by admissionId (dedupeKeyOf), which
+    // this model does not follow yet.
+    const candidates: Candidate[] = kept.map((k) => ({ key: k.message.value.id, offset: String(k.message.offset), keyTimeMs: uuidv7TimeMs(k.message.value.id) }));
     const plan =
       world.options.sabotage === 'ingest-ignores-watermark'
         ? planBatch(candidates, -1n, new RecentIds(dedupeWindowIds, true), defaultIngestLimits.clockSkewMarginMs)

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import {
   idSchema,
-  isoTimeSchema,
   loadMultiplierSchema,
   numericRecordSchema,
   prioritySchema,
@@ -9,15 +8,17 @@ import {
   reputationFactorSchema,
 } from '../primitives';
 
-/** `load.sampled`, from model-serving fleets. Utilization may exceed 1 under overload, up to 1.5. */
+/**
+ * `load.sampled`, from model-serving fleets, exactly as CONTRACTS.md: the sample time is the CloudEvent `time`.
+ * Utilization is at least 0 and exceeds 1 when the fleet is overloaded (queued work beyond its capacity).
+ */
 export const loadSampledV1Schema = z.object({
   model: idSchema,
   region: idSchema,
-  utilization: z.number().min(0).max(1.5),
+  utilization: z.number().min(0),
   queueDepth: z.int().min(0),
   p95LatencyMs: z.number().min(0),
   capacityCreditsPerSecond: z.number().gt(0),
-  sampledAt: isoTimeSchema,
 });
 export type LoadSampledV1 = z.infer<typeof loadSampledV1Schema>;
 

@@ -27,5 +27,5 @@ export { CreateLedgerTables1733000000000, ledgerMigrations } from './migrations'
 export { rebuildProjections, replayLedger, republishBalances, verifyLedger, type AccountReport, type Progress, type ReplayOptions, type VerifyReport } from './operations';
 export { coalesceBalances, formatOutboxLine, parseOutboxLine, type OutboxKind, type OutboxLine } from './outbox-lines';
 export { OutboxPublisher, type OutboxObserver, type OutboxTopics } from './outbox-publisher';
-export { LedgerSql, type ReconcileRows } from './postgres';
+export { LedgerSql, type ReconcileBalanceRow, type ReconcileEventRow } from './postgres';
 export { publishInOrder, publishRequestBytesMax } from './publish';

@@ -6,8 +6,9 @@ import { FeedbackLoop } from './feedback-loop';
 const config = { ...defaultFeedbackConfig, tickIntervalMs: 1_000 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function sample(utilization: number, atMs: number, extra: Partial<LoadSampledV1> = {}): LoadSampledV1 {
-  return { model: 'codex-1', region: 'r1', utilization, queueDepth: 0, p95LatencyMs: 100, capacityCreditsPerSecond: 1_000, sampledAt: iso(atMs), ...extra };
+/** A sample's data and its sample time (the CloudEvent `time`), as `onSample` takes them. */
+function sample(utilization: number, atMs: number, extra: Partial<LoadSampledV1> = {}): [LoadSampledV1, number] {
+  return [{ model: 'codex-1', region: 'r1', utilization, queueDepth: 0, p95LatencyMs: 100, capacityCreditsPerSecond: 1_000, ...extra }, atMs];
 }
 
 const golden = goldenEvent(EVENTS.admissionDecided).data;
@@ -28,7 +29,7 @@ describe('FeedbackLoop', () => {
       loop.onDecision(`e${id++}`, decision('free', 'batch', 6, t), 1_000);
       loop.onDecision(`e${id++}`, decision('pro', 'standard', 6, t), 1_000);
     }
-    loop.onSample(sample(1, 1_000));
+    loop.onSample(...sample(1, 1_000));
     const { published, publish } = collect();
     const result = await loop.tick(1_000, publish);
     expect(result.changes.length).toBeGreaterThan(0);
@@ -39,7 +40,7 @@ describe('FeedbackLoop', () => {
     expect(published.some((c) => c.priority === 'critical')).toBe(false);
     expect(batch?.inputs).toMatchObject({ capacityCreditsPerSecond: 1_000, previousMultiplier: 1 });
     // Nothing changed since: nothing more to publish inside the band.
-    loop.onSample(sample(0.8, 2_000));
+    loop.onSample(...sample(0.8, 2_000));
     const again = collect();
     await loop.tick(2_000, again.publish);
     expect(again.published.filter((c) => c.reason !== 'overload')).toEqual([]);
@@ -47,7 +48,7 @@ describe('FeedbackLoop', () => {
 
   it('keeps the previous state when publishing fails, so the next tick publishes the same changes', async () => {
     const loop = new FeedbackLoop({ config, restored: [], nowMs: 0 });
-    loop.onSample(sample(1, 1_000));
+    loop.onSample(...sample(1, 1_000));
     await expect(loop.tick(1_000, async () => Promise.reject(new Error('no broker')))).rejects.toThrow('no broker');
     expect(loop.multipliers().every((m) => m.multiplier === 1)).toBe(true);
     const { published, publish } = collect();
@@ -62,10 +63,10 @@ describe('FeedbackLoop', () => {
 
   it('ignores models it does not control, and keeps the newest sample per region', async () => {
     const loop = new FeedbackLoop({ config, restored: [], nowMs: 0 });
-    expect(loop.onSample(sample(1, 1_000, { model: 'other-model' }))).toBe(false);
+    expect(loop.onSample(...sample(1, 1_000, { model: 'other-model' }))).toBe(false);
     expect(loop.onDecision('e1', { ...decision('free', 'batch', 10, 0), model: 'other-model' }, 0)).toBe('unknown_model');
-    loop.onSample(sample(0.8, 2_000));
-    loop.onSample(sample(1, 1_000)); // older: ignored
+    loop.onSample(...sample(0.8, 2_000));
+    loop.onSample(...sample(1, 1_000)); // older: ignored
     const { published, publish } = collect();
     await loop.tick(2_000, publish);
     expect(published).toEqual([]);
@@ -73,8 +74,8 @@ describe('FeedbackLoop', () => {
 
   it('reports a model stale once its samples stop, and steps towards the safe defaults after the hold', async () => {
     const loop = new FeedbackLoop({ config, restored: [], nowMs: 0 });
-    loop.onSample(sample(0.8, 0));
-    loop.onSample(sample(0.8, 0, { model: 'sora-2' }));
+    loop.onSample(...sample(0.8, 0));
+    loop.onSample(...sample(0.8, 0, { model: 'sora-2' }));
     expect(loop.staleModels(1_000)).toEqual([]);
     const s = config.staleSamples;
     expect(loop.staleModels(s.staleAfterMs + 1)).toEqual(['sora-2', 'codex-1']);

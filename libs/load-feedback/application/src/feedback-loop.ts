@@ -48,8 +48,11 @@ export class FeedbackLoop {
     this.startedAtMs = options.nowMs;
   }
 
-  /** Keeps the newest sample of each (model, region); returns false for a model not configured. */
-  onSample(data: LoadSampledV1): boolean {
+  /**
+   * Keeps the newest sample of each (model, region); returns false for a model not configured. `sampledAtMs` is the
+   * event's CloudEvent `time`, which the contract makes the sample time.
+   */
+  onSample(data: LoadSampledV1, sampledAtMs: number): boolean {
     if (!this.models.has(data.model)) return false;
     const key = `${data.model}|${data.region}`;
     const sample: LoadSample = {
@@ -59,7 +62,7 @@ export class FeedbackLoop {
       queueDepth: data.queueDepth,
       p95LatencyMs: data.p95LatencyMs,
       capacityCreditsPerSecond: data.capacityCreditsPerSecond,
-      sampledAtMs: Date.parse(data.sampledAt),
+      sampledAtMs,
     };
     const known = this.latestSamples.get(key);
     if (known !== undefined && known.sampledAtMs > sample.sampledAtMs) return true;

@@ -3,7 +3,7 @@
  * and decisions, tick on its own clock, publish changes, and score reputation periodically. Kafka and
  * ClickHouse are behind `FeedbackPorts`.
  */
-import { EVENTS, type AnyAccessEvent } from '@access/contracts';
+import { EVENTS, eventIdentity, type AnyAccessEvent } from '@access/contracts';
 import type { ClassMultiplier, FeedbackConfig, LimitChange, LoadSample } from '@access/load-feedback-domain';
 import { Counter, Gauge, Histogram, type Logger, type Registry } from '@access/platform-observability';
 import { FeedbackLoop } from './feedback-loop';
@@ -156,11 +156,11 @@ export class LoadFeedbackService {
     for (const event of events) {
       switch (event.type) {
         case EVENTS.loadSampled:
-          this.m.events.inc({ type: 'load.sampled', outcome: loop.onSample(event.data) ? 'used' : 'ignored' });
+          this.m.events.inc({ type: 'load.sampled', outcome: loop.onSample(event.data, Date.parse(event.time)) ? 'used' : 'ignored' });
           overloaded ||= event.data.utilization > this.overloadThreshold;
           break;
         case EVENTS.admissionDecided:
-          this.m.events.inc({ type: 'admission.decided', outcome: loop.onDecision(event.id, event.data, now) });
+          this.m.events.inc({ type: 'admission.decided', outcome: loop.onDecision(eventIdentity(event), event.data, now) });
           break;
         default:
           // Anything else on these topics is not load-feedback's input.

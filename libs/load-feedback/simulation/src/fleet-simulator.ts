@@ -97,7 +97,6 @@ export class FleetSimulator {
         queueDepth: sample.queueDepth,
         p95LatencyMs: sample.p95LatencyMs,
         capacityCreditsPerSecond,
-        sampledAt: new Date(nowMs).toISOString(),
       });
     }
     return samples;

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Clickhouse } from './client';
+import { Clickhouse, clickhouseErrorCode } from './client';
 import { identifier, quote } from './quote';
 
 export interface ClickhouseMigration {
@@ -36,6 +36,26 @@ export function loadClickhouseMigrations(dir: string, database: string): Clickho
 }
 
 /**
+ * The column an ADD COLUMN adds is there already: ILLEGAL_COLUMN (44) on ClickHouse 18.16, DUPLICATE_COLUMN (15) on
+ * current servers.
+ */
+const columnExistsCodes: ReadonlySet<number> = new Set([15, 44]);
+
+/**
+ * Runs one statement. ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`, so an ADD COLUMN that finds its column
+ * (a half-applied migration run again) counts as done, like the IF NOT EXISTS of the other statements.
+ */
+async function applyStatement(server: Clickhouse, statement: string): Promise<void> {
+  try {
+    await server.command(statement);
+  } catch (error) {
+    const code = clickhouseErrorCode(error);
+    if (code !== undefined && columnExistsCodes.has(code) && /already exists/i.test(String(error)) && /^ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s/i.test(statement)) return;
+    throw error;
+  }
+}
+
+/**
  * Applies every migration not yet recorded in `<db>.schema_migrations`, in version order, each once.
  * ClickHouse DDL is not transactional: a migration is recorded after its last statement succeeds, and its
  * statements use IF NOT EXISTS so that a half-applied one can be re-run.
@@ -54,7 +74,7 @@ export async function migrateClickhouse(options: { url: string; database: string
     let count = 0;
     for (const migration of loadClickhouseMigrations(options.dir, options.database)) {
       if (applied.has(migration.version)) continue;
-      for (const statement of migration.statements) await server.command(statement);
+      for (const statement of migration.statements) await applyStatement(server, statement);
       await server.command(
         `INSERT INTO ${db}.schema_migrations (version, name, applied_at) VALUES (${quote(migration.version)}, ${quote(migration.name)}, now())`,
       );

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
  * CloudEvents over Kafka: publishing typed events and consuming them parsed and validated at the edge,
  * with poison messages routed to the dead-letter topic (with the reason) and the consumer moving on.
  */
-import { CLOUDEVENTS_CONTENT_TYPE, EVENTS, TOPICS, makeEvent, messageKeyFor, newEventId, parseEvent, topicCatalog, type AnyAccessEvent, type TopicName, deadletterData } from '@access/contracts';
+import { CLOUDEVENTS_CONTENT_TYPE, EVENTS, TOPICS, makeEvent, messageKeyFor, newEventId, type AnyAccessEvent, deadletterData } from '@access/contracts';
+import { decodeEvent, type ContentMode } from './decode';
 import { NonRetriableError, errorMessage, isRetriable } from './errors';
 import { EventProducer, RawBatchConsumer, type BatchContext, type ConsumedMessage, type Kafka, type RawConsumerOptions } from './kafka';
 
@@ -19,6 +20,10 @@ export interface ConsumedEvent<E extends AnyAccessEvent = AnyAccessEvent> {
   /** W3C trace context of the producer, when it sent one. */
   traceparent: string | undefined;
   timestampMs: number;
+  /** How the producer encoded it (CloudEvents structured or binary mode). */
+  mode: ContentMode;
+  /** The message as consumed: a dead letter keeps its original bytes. */
+  message: ConsumedMessage;
 }
 
 /** A fresh W3C traceparent (version 00, sampled) for work that starts here. */
@@ -37,6 +42,33 @@ export function encodeEvent(event: AnyAccessEvent, topic: string, traceparent?: 
   const headers: Record<string, string> = { 'content-type': CLOUDEVENTS_CONTENT_TYPE };
   if (traceparent) headers.traceparent = traceparent;
   return { topic, key: messageKeyFor(event), value: JSON.stringify(event), headers };
+}
+
+export interface DeadLetterOptions {
+  /** Names the consumer in the record (`data.consumer`). */
+  consumer: string;
+  /** CloudEvents `source` of the dead-letter event: the service that writes it. */
+  source: string;
+  /** Defaults to access.deadletter.v1; tests give each run its own. */
+  topic?: string;
+  /** When it was recorded (defaults to now). */
+  time?: string;
+}
+
+/**
+ * The one dead-letter record of a message: `deadletter.recorded` with the message's original key and bytes (the
+ * contract's maxima applied), the reason and the consumer, keyed by the source topic, carrying the original
+ * traceparent. Every consumer that writes dead letters to Kafka builds them here.
+ */
+export function deadLetterMessage(message: ConsumedMessage, reason: string, options: DeadLetterOptions) {
+  const event = makeEvent(EVENTS.deadletterRecorded, {
+    id: newEventId(),
+    source: options.source,
+    time: options.time ?? new Date().toISOString(),
+    subject: message.topic,
+    data: deadletterData({ ...message, error: reason, consumer: options.consumer }),
+  });
+  return encodeEvent(event, options.topic ?? TOPICS.deadletter, message.headers.traceparent);
 }
 
 export class EventPublisher {
@@ -102,8 +134,8 @@ export class EventConsumer {
       const good: ConsumedEvent[] = [];
       const poison: { message: ConsumedMessage; reason: string }[] = [];
       for (const message of messages) {
-        const decoded = decode(message, this.options.checkTopic ?? true);
-        if (decoded.ok) good.push(decoded.value);
+        const decoded = decodeEvent(message, { checkTopic: this.options.checkTopic ?? true });
+        if (decoded.ok) good.push(consumedEvent(message, decoded.event, decoded.mode));
         else poison.push({ message, reason: decoded.reason });
       }
       if (good.length > 0) {
@@ -116,7 +148,7 @@ export class EventConsumer {
               await handler([item], context);
             } catch (single) {
               if (isRetriable(single)) throw single;
-              poison.push({ message: messageOf(item, messages), reason: errorMessage(single) });
+              poison.push({ message: item.message, reason: errorMessage(single) });
             }
           }
         }
@@ -126,18 +158,12 @@ export class EventConsumer {
   }
 
   private async deadLetter(items: { message: ConsumedMessage; reason: string }[]): Promise<void> {
-    const now = new Date().toISOString();
+    const time = new Date().toISOString();
+    const options = { consumer: this.options.consumerName, source: this.options.source, topic: this.options.deadLetterTopic, time };
     await this.producer.sendMany(
       items.map(({ message, reason }) => {
         this.options.onDeadLetter?.(message, reason);
-        const event = makeEvent(EVENTS.deadletterRecorded, {
-          id: newEventId(),
-          source: this.options.source,
-          time: now,
-          subject: message.topic,
-          data: deadletterData({ ...message, error: reason, consumer: this.options.consumerName }),
-        });
-        return encodeEvent(event, this.options.deadLetterTopic ?? TOPICS.deadletter, message.headers.traceparent);
+        return deadLetterMessage(message, reason, options);
       }),
     );
   }
@@ -147,36 +173,19 @@ export class EventConsumer {
   }
 }
 
-function messageOf(item: ConsumedEvent, messages: ConsumedMessage[]): ConsumedMessage {
-  return messages.find((m) => m.partition === item.partition && m.offset === item.offset)!;
-}
-
-function decode(message: ConsumedMessage, checkTopic: boolean): { ok: true; value: ConsumedEvent } | { ok: false; reason: string } {
-  if (!message.value || message.value.length === 0) return { ok: false, reason: 'empty message value' };
-  let json: unknown;
-  try {
-    json = JSON.parse(message.value.toString('utf8'));
-  } catch (error) {
-    return { ok: false, reason: `not JSON: ${errorMessage(error)}` };
-  }
-  const parsed = parseEvent(json, checkTopic && isCatalogTopic(message.topic) ? { topic: message.topic } : {});
-  if (!parsed.ok) return { ok: false, reason: parsed.reason };
+/** A decoded message as handlers receive it. */
+export function consumedEvent(message: ConsumedMessage, event: AnyAccessEvent, mode: ContentMode): ConsumedEvent {
   return {
-    ok: true,
-    value: {
-      event: parsed.event,
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      key: message.key,
-      traceparent: message.headers.traceparent,
-      timestampMs: message.timestampMs,
-    },
+    event,
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: message.key,
+    traceparent: message.headers.traceparent,
+    timestampMs: message.timestampMs,
+    mode,
+    message,
   };
-}
-
-function isCatalogTopic(topic: string): topic is TopicName {
-  return topicCatalog.some((t) => t.name === topic);
 }
 
 export { NonRetriableError };

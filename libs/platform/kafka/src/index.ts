@@ -6,3 +6,5 @@ export * from './partitioner';
 export * from './transactional';
 export * from './lag';
 export * from './deadletters';
+export * from './decode';
+export * from './limits';

@@ -108,7 +108,7 @@ describe('Kafka platform against the real broker', () => {
     expect(received.map((r) => (r.event.type === EVENTS.usageRequestCompleted ? r.event.data.requestId : '')).sort()).toEqual(['req-1', 'req-2', 'req-3']);
     expect(received.find((r) => r.traceparent !== undefined)?.traceparent?.slice(0, 35)).toBe(traceparent.slice(0, 35));
     const reasons = dead.map((d) => (d.type === EVENTS.deadletterRecorded ? d.data.error : ''));
-    expect(reasons.some((r) => r.startsWith('not JSON'))).toBe(true);
+    expect(reasons.some((r) => r.startsWith('not UTF-8 JSON'))).toBe(true);
     expect(reasons.some((r) => r.includes('io.access.nope.v1'))).toBe(true);
     expect(reasons.some((r) => r.includes('account is closed'))).toBe(true);
     for (const d of dead) {

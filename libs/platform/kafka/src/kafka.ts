@@ -4,6 +4,7 @@
  */
 import { Kafka, logLevel, type Admin, type Consumer, type ConsumerRunConfig, type EachBatchPayload, type IHeaders, type Producer } from 'kafkajs';
 import { errorMessage, isRetriable } from './errors';
+import { kafkaLimits as L } from './limits';
 
 export interface KafkaOptions {
   brokers: string[];
@@ -42,9 +43,9 @@ export function createKafka(options: KafkaOptions): Kafka {
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
-    connectionTimeout: 3_000,
-    requestTimeout: 30_000,
-    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+    connectionTimeout: L.connectionTimeoutMs,
+    requestTimeout: L.requestTimeoutMs,
+    retry: { initialRetryTime: L.clientRetryInitialMs, retries: L.clientRetries, maxRetryTime: L.clientRetryMaxMs },
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log }) => {
       if (!options.log) return;
@@ -102,8 +103,8 @@ export class KafkaAdmin {
           configEntries: t.compacted
             ? [
                 { name: 'cleanup.policy', value: 'compact' },
-                { name: 'min.cleanable.dirty.ratio', value: '0.1' },
-                { name: 'segment.ms', value: '600000' },
+                { name: 'min.cleanable.dirty.ratio', value: String(L.compactedMinCleanableDirtyRatio) },
+                { name: 'segment.ms', value: String(L.compactedSegmentMs) },
               ]
             : [],
         })),
@@ -117,8 +118,8 @@ export class KafkaAdmin {
     await this.waitForLeaders(missing.map((t) => t.name));
     return missing.map((t) => t.name);
   }
-  /** Polls metadata until every partition of `names` has a leader (bounded: 30 s). */
-  async waitForLeaders(names: string[], timeoutMs = 30_000): Promise<void> {
+  /** Polls metadata until every partition of `names` has a leader (bounded: `leaderWaitMs`). */
+  async waitForLeaders(names: string[], timeoutMs: number = L.leaderWaitMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -128,7 +129,7 @@ export class KafkaAdmin {
         if (Date.now() > deadline) throw error;
       }
       if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${names.join(', ')}`);
-      await sleep(100);
+      await sleep(L.leaderPollMs);
     }
   }
   async deleteTopics(names: string[]): Promise<void> {
@@ -198,8 +199,8 @@ export class EventProducer {
   private connected = false;
 
   constructor(kafka: Kafka, options: ProducerOptions = {}) {
-    this.lingerMs = options.lingerMs ?? 2;
-    this.batchMessagesMax = options.batchMessagesMax ?? 5_000;
+    this.lingerMs = options.lingerMs ?? L.producerLingerMs;
+    this.batchMessagesMax = options.batchMessagesMax ?? L.producerBatchMessagesMax;
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 
@@ -337,7 +338,7 @@ export interface RawConsumerOptions {
  * backoff, so that a long outage of a store never leaves a service alive but consuming nothing.
  */
 /** How often a consumer heartbeats, also while a batch is being handled or waits to be retried. */
-const heartbeatIntervalMs = 3_000;
+const heartbeatIntervalMs = L.heartbeatIntervalMs;
 
 export class RawBatchConsumer {
   private readonly consumer: Consumer;
@@ -354,13 +355,13 @@ export class RawBatchConsumer {
   ) {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      sessionTimeout: options.sessionTimeoutMs ?? L.sessionTimeoutMs,
       heartbeatInterval: heartbeatIntervalMs,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
-      maxBytes: 32 * 1024 * 1024,
-      maxWaitTimeInMs: options.maxWaitMs ?? 100,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? L.fetchBytesPerPartitionMax,
+      maxBytes: L.fetchBytesMax,
+      maxWaitTimeInMs: options.maxWaitMs ?? L.fetchWaitMs,
       allowAutoTopicCreation: false,
-      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
+      retry: { retries: L.consumerRetries, initialRetryTime: L.consumerRetryInitialMs, maxRetryTime: L.consumerRetryMaxMs },
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.joins += 1;
@@ -396,7 +397,7 @@ export class RawBatchConsumer {
       if (event.payload.restart || this.stopping) return;
       this.running = false;
       this.crashes += 1;
-      const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 500 * 2 ** Math.min(this.crashes, 5));
+      const delayMs = crashRestartDelayMs(this.crashes, this.options.retryBackoffMsMax);
       this.options.onRetry?.(event.payload.error, this.crashes, delayMs);
       setTimeout(() => void this.restartAfterCrash(), delayMs).unref();
     });
@@ -411,7 +412,7 @@ export class RawBatchConsumer {
       this.crashes = 0;
     } catch (error) {
       this.crashes += 1;
-      const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 500 * 2 ** Math.min(this.crashes, 5));
+      const delayMs = crashRestartDelayMs(this.crashes, this.options.retryBackoffMsMax);
       this.options.onRetry?.(error, this.crashes, delayMs);
       setTimeout(() => void this.restartAfterCrash(), delayMs).unref();
     }
@@ -482,7 +483,7 @@ export class RawBatchConsumer {
             } catch (error) {
               if (!isRetriable(error)) throw error; // the caller (EventConsumer) decides dead letters; nothing else should throw this
               attempt += 1;
-              const delayMs = Math.min(this.options.retryBackoffMsMax ?? 10_000, 100 * 2 ** Math.min(attempt, 10));
+              const delayMs = Math.min(this.options.retryBackoffMsMax ?? L.retryBackoffMsMax, L.batchRetryBaseMs * 2 ** Math.min(attempt, L.batchRetryExponentMax));
               this.options.onRetry?.(error, attempt, delayMs);
               if (context.isStopping()) return; // not committed: redelivered after restart or rebalance
               await sleep(delayMs);
@@ -558,6 +559,10 @@ export async function connectKafkaOrExit(options: {
     process.exit(1);
   }
   return { kafka, admin, producer };
+}
+
+function crashRestartDelayMs(crashes: number, capMs: number | undefined): number {
+  return Math.min(capMs ?? L.retryBackoffMsMax, L.crashRestartBaseMs * 2 ** Math.min(crashes, L.crashRestartExponentMax));
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Clickhouse, clickhouseErrorCode, identifier, isRetriableClickhouseError, quote } from '@access/platform-clickhouse';
-import { expiredPartitions, type IngestTable } from '@access/usage-domain';
+import { dateTimeOfMs, expiredPartitions, type IngestTable } from '@access/usage-domain';
 
 /** Tables that retention drops month partitions from: the tables of record and their rollups. */
 export const RETAINED_TABLES = [
@@ -23,6 +23,17 @@ export interface PartitionWatermark {
   /** Rows stored for this partition. */
   rows: number;
 }
+
+/**
+ * The SQL of a table's dedupe key (`dedupeKeyOf` in @access/usage-domain): a completion is one row per admission;
+ * every other event one row per (source, id), spelled as `eventIdentity` spells it.
+ */
+function dedupeKeySql(table: IngestTable): string {
+  return table === 'request_usage' ? 'admission_id' : "concat(event_source, ' ', event_id)";
+}
+
+/** Keys per lookup query are bounded by count and by bytes, to stay below ClickHouse's max_query_size (256 KiB). */
+const lookupBytesPerQueryMax = 128 * 1024;
 
 /** ClickHouse's QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING: the previous attempt of this very INSERT is still running. */
 const queryAlreadyRunning = 216;
@@ -116,35 +127,61 @@ export class ClickhouseUsageStore {
     return out;
   }
 
-  /** Event ids (with their Kafka timestamps) stored for one partition above `afterOffset`, in offset order. */
-  async recentIds(table: IngestTable, topic: string, partition: number, afterOffset: bigint): Promise<{ eventId: string; timestampMs: number }[]> {
-    const rows = await this.ch.query<{ event_id: string; ts: string }>(
-      `SELECT event_id, kafka_timestamp_ms AS ts FROM ${this.db}.${identifier(table)} ` +
+  /** Dedupe keys (with their Kafka timestamps) stored for one partition above `afterOffset`, in offset order. */
+  async recentKeys(table: IngestTable, topic: string, partition: number, afterOffset: bigint): Promise<{ key: string; timestampMs: number }[]> {
+    const rows = await this.ch.query<{ k: string; ts: string }>(
+      `SELECT ${dedupeKeySql(table)} AS k, kafka_timestamp_ms AS ts FROM ${this.db}.${identifier(table)} ` +
         `WHERE kafka_topic = ${quote(topic)} AND kafka_partition = ${quote(partition)} AND kafka_offset > ${quote(afterOffset)} ORDER BY kafka_offset`,
     );
-    return rows.map((r) => ({ eventId: r.event_id, timestampMs: Number(r.ts) }));
+    return rows.map((r) => ({ key: r.k, timestampMs: Number(r.ts) }));
   }
 
   /**
-   * Which of these event ids are stored. The account ids and the time range narrow the scan to the primary-key
-   * ranges and month partitions the events can be in (the same event always maps to the same account and time).
+   * Which of these dedupe keys are stored. The account ids narrow the scan to their primary-key ranges; the time
+   * range, when given, to the month partitions the rows can be in. Only copies of one event share a time: two
+   * completions of one admission may report different times, so completions are looked up without one.
    */
-  async existingIds(
+  async existingKeys(
     table: IngestTable,
-    lookup: { eventIds: readonly string[]; accountIds: readonly string[]; timeMin: string; timeMax: string },
-    idsPerQueryMax: number,
+    lookup: { keys: readonly string[]; accountIds: readonly string[]; time?: { min: string; max: string } },
+    keysPerQueryMax: number,
   ): Promise<Set<string>> {
     const found = new Set<string>();
     const accounts = [...new Set(lookup.accountIds)];
-    for (let i = 0; i < lookup.eventIds.length; i += idsPerQueryMax) {
-      const ids = lookup.eventIds.slice(i, i + idsPerQueryMax);
-      const rows = await this.ch.query<{ event_id: string }>(
-        `SELECT event_id FROM ${this.db}.${identifier(table)} WHERE account_id IN (${accounts.map(quote).join(', ')}) ` +
-          `AND time >= ${quote(lookup.timeMin)} AND time <= ${quote(lookup.timeMax)} AND event_id IN (${ids.map(quote).join(', ')})`,
+    const time = lookup.time === undefined ? '' : `AND time >= ${quote(lookup.time.min)} AND time <= ${quote(lookup.time.max)} `;
+    for (const keys of boundedChunks(lookup.keys.map(quote), keysPerQueryMax, lookupBytesPerQueryMax)) {
+      const rows = await this.ch.query<{ k: string }>(
+        `SELECT ${dedupeKeySql(table)} AS k FROM ${this.db}.${identifier(table)} WHERE account_id IN (${accounts.map(quote).join(', ')}) ` +
+          `${time}AND ${dedupeKeySql(table)} IN (${keys.join(', ')})`,
       );
-      for (const r of rows) found.add(r.event_id);
+      for (const r of rows) found.add(r.k);
     }
     return found;
+  }
+
+  /**
+   * The allowance part of these admissions' decisions, as stored in `admission_decisions` (admitted decisions only;
+   * an admission missing from the map has no stored admitted decision). A decision's `time` is when admission
+   * decided, which is also the time in its admissionId (a UUIDv7 admission made at that moment): the account ids and
+   * that time range, widened by `timeMarginMs`, narrow the scan to the rows the decisions can be in.
+   */
+  async decisionAllowances(
+    lookup: { accountIds: readonly string[]; admissionIds: readonly string[]; timeMinMs: number; timeMaxMs: number; timeMarginMs: number },
+    idsPerQueryMax: number,
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const accounts = [...new Set(lookup.accountIds)];
+    const from = dateTimeOfMs(Math.max(0, lookup.timeMinMs - lookup.timeMarginMs));
+    const to = dateTimeOfMs(lookup.timeMaxMs + lookup.timeMarginMs);
+    for (const ids of boundedChunks([...new Set(lookup.admissionIds)].map(quote), idsPerQueryMax, lookupBytesPerQueryMax)) {
+      const rows = await this.ch.query<{ admission_id: string; allowance_credits: string }>(
+        `SELECT admission_id, any(allowance_credits) AS allowance_credits FROM ${this.db}.admission_decisions ` +
+          `WHERE account_id IN (${accounts.map(quote).join(', ')}) AND time >= ${quote(from)} AND time <= ${quote(to)} ` +
+          `AND decision = 'admitted' AND admission_id IN (${ids.join(', ')}) GROUP BY admission_id`,
+      );
+      for (const r of rows) out.set(r.admission_id, Number(r.allowance_credits));
+    }
+    return out;
   }
 
   /** Active month partitions of a table. */
@@ -170,4 +207,20 @@ export class ClickhouseUsageStore {
     }
     return dropped;
   }
+}
+
+/** Splits quoted SQL values into lists of at most `countMax` values and about `bytesMax` characters each. */
+function* boundedChunks(values: readonly string[], countMax: number, bytesMax: number): Generator<string[]> {
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const value of values) {
+    if (chunk.length > 0 && (chunk.length >= countMax || bytes + value.length > bytesMax)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(value);
+    bytes += value.length + 2;
+  }
+  if (chunk.length > 0) yield chunk;
 }

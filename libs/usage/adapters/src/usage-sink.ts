@@ -1,27 +1,25 @@
 /**
  * The sink: one batch consumer per topic, each writing one table. For each batch (one partition's messages, in
  * offset order): parse at the edge (EventConsumer dead-letters what does not parse), map to rows, plan which rows
- * are new (offset watermark, ids in the batch, recent ids, and a ClickHouse lookup for old ids; see
+ * are new (offset watermark, dedupe keys in the batch, recent keys, and a ClickHouse lookup for old keys; see
  * @access/usage-domain dedupe.ts), INSERT them, then dead-letter what could not be mapped, and only then let the
  * consumer commit the offset. When ClickHouse is down the batch is retried with backoff and nothing is committed, so
  * consumption of that partition stops and nothing is lost.
+ *
+ * A completion's row says what the ledger charged and what the allowance covered: the ledger charges the request's
+ * cost less its decision's allowance part, so the sink reads that part from `admission_decisions` before inserting.
+ * A decision not stored yet may still be on its way (the decisions consumer runs beside this one): the batch waits
+ * (is retried) until the decisions consumer has committed every decision published up to the admission's time, and
+ * only then takes a missing decision as none (the ledger charges such a completion in full, too).
  */
-import {
-  EVENTS,
-  SOURCES,
-  TOPICS,
-  makeEvent,
-  newEventId,
-  uuidv7TimeMs,
-  deadletterData,
-} from '@access/contracts';
+import { SOURCES, TOPICS, uuidv7Schema, uuidv7TimeMs } from '@access/contracts';
 import type { Logger } from '@access/platform-observability';
 import {
   EventConsumer,
   KafkaAdmin,
   NonRetriableError,
   RetriableError,
-  encodeEvent,
+  deadLetterMessage,
   errorMessage,
   type ConsumedEvent,
   type EventProducer,
@@ -30,14 +28,17 @@ import {
 import {
   RecentIds,
   chunkLines,
+  dedupeKeyOf,
   isExpired,
   mapEvent,
   planBatch,
+  withAllowance,
   type Candidate,
   type IngestLimits,
   type IngestRow,
   type IngestTable,
   type PriceFn,
+  type UsageRow,
 } from '@access/usage-domain';
 import { isRetriableStoreError, type ClickhouseUsageStore } from './clickhouse-usage-store';
 import { InsertCoalescer } from './insert-coalescer';
@@ -85,6 +86,9 @@ interface Kept {
   row: IngestRow;
   accountId: string;
   time: string;
+  /** The row's dedupe key and when it was created (`dedupeKeyOf`). */
+  key: string;
+  keyTimeMs: number;
 }
 
 export class UsageSink {
@@ -93,6 +97,8 @@ export class UsageSink {
   private readonly states = new Map<string, PartitionState>();
   private readonly groupId: string;
   private readonly now: () => number;
+  /** Reads the decisions consumer's progress (committed offsets) while a completion waits for its decision. */
+  private admin: KafkaAdmin | undefined;
 
   constructor(private readonly options: UsageSinkOptions) {
     this.groupId = options.groupId ?? 'usage-ingest';
@@ -105,6 +111,10 @@ export class UsageSink {
 
   async start(): Promise<void> {
     const { limits, metrics } = this.options;
+    if (this.decisionsTopic !== undefined) {
+      this.admin = new KafkaAdmin(this.options.kafka);
+      await this.admin.connect();
+    }
     for (const spec of this.options.topics ?? defaultSinkTopics) {
       this.writers.set(
         spec.table,
@@ -144,6 +154,12 @@ export class UsageSink {
   /** Lets each consumer finish (and commit) the batch in hand, then leaves the groups. */
   async stop(): Promise<void> {
     await Promise.all(this.consumers.map(({ consumer }) => consumer.stop()));
+    await this.admin?.disconnect();
+  }
+
+  /** The topic of the decisions this sink stores, if it stores them. */
+  private get decisionsTopic(): string | undefined {
+    return (this.options.topics ?? defaultSinkTopics).find((t) => t.table === 'admission_decisions')?.topic;
   }
 
   /** True once every consumer has joined its group and received an assignment (possibly empty). */
@@ -191,12 +207,13 @@ export class UsageSink {
       } else if (isExpired(mapped.timeMs, nowMs, limits.retentionDays)) {
         expired += 1;
       } else {
-        kept.push({ consumed, row: mapped.row, accountId: mapped.accountId, time: (mapped.row as { time: string }).time });
+        const { key, keyTimeMs } = dedupeKeyOf(consumed.event);
+        kept.push({ consumed, row: mapped.row, accountId: mapped.accountId, time: (mapped.row as { time: string }).time, key, keyTimeMs });
       }
     }
     if (expired > 0) metrics.rowsSkipped.inc({ table: spec.table, reason: 'expired' }, expired);
 
-    const candidates: Candidate[] = kept.map((k) => ({ eventId: k.consumed.event.id, offset: k.consumed.offset, idTimeMs: uuidv7TimeMs(k.consumed.event.id) }));
+    const candidates: Candidate[] = kept.map((k) => ({ key: k.key, offset: k.consumed.offset, keyTimeMs: k.keyTimeMs }));
     const plan = planBatch(candidates, state.watermark, state.recent, limits.clockSkewMarginMs);
     for (const skipped of plan.skipped) metrics.rowsSkipped.inc({ table: spec.table, reason: skipped.reason });
 
@@ -205,17 +222,16 @@ export class UsageSink {
       const lookedUp = plan.lookup.map((i) => kept[i]!);
       metrics.lookups.inc({ table: spec.table }, lookedUp.length);
       const times = lookedUp.map((k) => k.time).sort();
+      // Copies of one event share its time; two completions of one admission need not (see existingKeys).
+      const time = spec.table === 'request_usage' ? undefined : { min: times[0]!, max: times[times.length - 1]! };
       found = await this.guard(state, () =>
-        this.options.store.existingIds(
-          spec.table,
-          { eventIds: lookedUp.map((k) => k.consumed.event.id), accountIds: lookedUp.map((k) => k.accountId), timeMin: times[0]!, timeMax: times[times.length - 1]! },
-          limits.lookupIdsPerQueryMax,
-        ),
+        this.options.store.existingKeys(spec.table, { keys: lookedUp.map((k) => k.key), accountIds: lookedUp.map((k) => k.accountId), time }, limits.lookupIdsPerQueryMax),
       );
       if (found.size > 0) metrics.rowsSkipped.inc({ table: spec.table, reason: 'found_in_clickhouse' }, found.size);
     }
 
-    const toInsert = plan.insert.map((i) => kept[i]!).filter((k) => !found.has(k.consumed.event.id));
+    let toInsert = plan.insert.map((i) => kept[i]!).filter((k) => !found.has(k.key));
+    if (spec.table === 'request_usage' && toInsert.length > 0) toInsert = await this.withAllowances(state, toInsert);
     const lines = toInsert.map((k) => JSON.stringify(k.row));
     const writer = this.writers.get(spec.table)!;
     let position = 0;
@@ -226,12 +242,75 @@ export class UsageSink {
       await this.guard(state, () => writer.write(chunk));
       metrics.rowsInserted.inc({ table: spec.table }, rows.length);
       // The chunk is stored: the watermark and the window say so, so a retry of this batch skips it.
-      for (const k of rows) state.recent.add(k.consumed.event.id, k.consumed.timestampMs);
+      for (const k of rows) state.recent.add(k.key, k.consumed.timestampMs);
       state.watermark = BigInt(rows[rows.length - 1]!.consumed.offset);
     }
 
     if (deadLetters.length > 0) await this.deadLetter(deadLetters);
     metrics.batches.inc({ table: spec.table });
+  }
+
+  /**
+   * Completions' rows with their cost split as the ledger split it (`withAllowance`), from the allowance parts of
+   * their decisions in `admission_decisions`. Throws a retriable error while a missing decision may still arrive.
+   */
+  private async withAllowances(state: PartitionState, completions: Kept[]): Promise<Kept[]> {
+    const { store, limits } = this.options;
+    const admissionOf = (k: Kept) => (k.row as UsageRow).admission_id;
+    // Only a UUIDv7 admissionId can name a decision (the decision's schema requires one); its time is when it was made.
+    const decidable = completions.filter((k) => uuidv7Schema.safeParse(admissionOf(k)).success);
+    const lookUp = async (of: Kept[]): Promise<Map<string, number>> => {
+      if (of.length === 0) return new Map<string, number>();
+      const times = of.map((k) => uuidv7TimeMs(admissionOf(k)));
+      return this.guard(state, () =>
+        store.decisionAllowances(
+          {
+            accountIds: of.map((k) => k.accountId), admissionIds: of.map(admissionOf),
+            timeMinMs: Math.min(...times), timeMaxMs: Math.max(...times), timeMarginMs: limits.decisionTimeMarginMs,
+          },
+          limits.lookupIdsPerQueryMax,
+        ),
+      );
+    };
+    const allowances = await lookUp(decidable);
+    const missing = decidable.filter((k) => !allowances.has(admissionOf(k)));
+    if (missing.length > 0) {
+      if (await this.decisionsMayBeBehind(missing.map((k) => Math.max(uuidv7TimeMs(admissionOf(k)), k.consumed.timestampMs)))) {
+        throw new RetriableError(`waiting for the decisions of ${missing.length} completions (e.g. admission ${admissionOf(missing[0]!)}) to reach ClickHouse`);
+      }
+      // The decisions consumer commits only after its rows are stored, and it is now past these decisions: a decision
+      // stored between the first lookup and that check is found now; one still missing does not exist.
+      for (const [id, credits] of await lookUp(missing)) allowances.set(id, credits);
+    }
+    return completions.map((k) => ({ ...k, row: withAllowance(k.row as UsageRow, allowances.get(admissionOf(k)) ?? 0) }));
+  }
+
+  /**
+   * True while the decisions consumer may not yet have stored the decisions of these completions: it has not
+   * committed, on every partition of the decisions topic, past the decisions published up to the latest of
+   * `decidedByMs` (per completion: the later of its admission's time and its own Kafka timestamp; a decision is
+   * published right after admission decides, within `decisionPublishLatencyMsMax`, and before its request can
+   * complete), capped at now (a time in the future is no reason to wait for ever).
+   */
+  private async decisionsMayBeBehind(decidedByMs: number[]): Promise<boolean> {
+    const topic = this.decisionsTopic;
+    if (topic === undefined || this.admin === undefined || decidedByMs.length === 0) return false;
+    const publishedByMs = Math.min(Math.max(...decidedByMs), this.now()) + this.options.limits.decisionPublishLatencyMsMax;
+    try {
+      const [upTo, low, committed] = await Promise.all([
+        this.admin.offsetsAtTime(topic, publishedByMs),
+        this.admin.lowWatermarks(topic),
+        this.admin.committedOffsets(this.groupIdOf('admission_decisions'), topic),
+      ]);
+      for (const [partition, offset] of upTo) {
+        const done = committed.get(partition) ?? -1n;
+        const start = low.get(partition) ?? 0n;
+        if ((done > start ? done : start) < offset) return true;
+      }
+      return false;
+    } catch (error) {
+      throw new RetriableError(`reading the decisions consumer's progress: ${errorMessage(error)}`, { cause: error });
+    }
   }
 
   /**
@@ -258,9 +337,9 @@ export class UsageSink {
     try {
       const stored = (await this.options.store.watermarks(table, topic, [partition])).get(partition) ?? { watermark: -1n, rows: 0 };
       const from = stored.watermark - BigInt(window);
-      const recentRows = stored.rows === 0 ? [] : await this.options.store.recentIds(table, topic, partition, from < -1n ? -1n : from);
+      const recentRows = stored.rows === 0 ? [] : await this.options.store.recentKeys(table, topic, partition, from < -1n ? -1n : from);
       const recent = new RecentIds(window, recentRows.length === stored.rows);
-      for (const r of recentRows) recent.add(r.eventId, r.timestampMs);
+      for (const r of recentRows) recent.add(r.key, r.timestampMs);
       this.options.metrics.recoveries.inc({ table });
       this.options.logger.info({ table, topic, partition, watermark: String(stored.watermark), storedRows: stored.rows, windowIds: recent.size }, 'partition recovered from ClickHouse');
       return { generation, watermark: stored.watermark, recent };
@@ -270,17 +349,8 @@ export class UsageSink {
   }
 
   private async deadLetter(items: { consumed: ConsumedEvent; reason: string }[]): Promise<void> {
-    const time = new Date(this.now()).toISOString();
-    const messages = items.map(({ consumed, reason }) => {
-      const event = makeEvent(EVENTS.deadletterRecorded, {
-        id: newEventId(),
-        source: SOURCES.usageIngest,
-        time,
-        subject: consumed.topic,
-        data: deadletterData({ ...consumed, value: Buffer.from(JSON.stringify(consumed.event)), error: reason, consumer: 'usage-ingest' }),
-      });
-      return encodeEvent(event, this.options.deadLetterTopic ?? TOPICS.deadletter, consumed.traceparent);
-    });
+    const options = { consumer: 'usage-ingest', source: SOURCES.usageIngest, topic: this.options.deadLetterTopic, time: new Date(this.now()).toISOString() };
+    const messages = items.map(({ consumed, reason }) => deadLetterMessage(consumed.message, reason, options));
     try {
       await this.options.producer.sendMany(messages);
     } catch (error) {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RecentIds, planBatch, type Candidate } from './dedupe';
 
-const c = (eventId: string, offset: number, idTimeMs = 1_000_000): Candidate => ({ eventId, offset: String(offset), idTimeMs });
+const c = (key: string, offset: number, keyTimeMs = 1_000_000): Candidate => ({ key, offset: String(offset), keyTimeMs });
 
 describe('RecentIds', () => {
   it('given a complete window, no event can have an older copy', () => {
@@ -105,14 +105,14 @@ describe('planBatch', () => {
           // An id is created before its first copy is appended, so its time is at most the first copy's offset.
           const candidates = batch.map((d) => c(`e${d.id}`, d.offset, firstOffset.get(d.id)!));
           const plan = planBatch(candidates, watermark, recent, 0);
-          const lookedUp = new Set(plan.lookup.filter((i) => storedIds.has(candidates[i]!.eventId)));
+          const lookedUp = new Set(plan.lookup.filter((i) => storedIds.has(candidates[i]!.key)));
           for (const i of plan.insert) {
             if (lookedUp.has(i)) continue;
             const cand = candidates[i]!;
-            expect(storedIds.has(cand.eventId)).toBe(false);
-            stored.push({ id: cand.eventId, offset: Number(cand.offset) });
-            storedIds.add(cand.eventId);
-            recent.add(cand.eventId, Number(cand.offset));
+            expect(storedIds.has(cand.key)).toBe(false);
+            stored.push({ id: cand.key, offset: Number(cand.offset) });
+            storedIds.add(cand.key);
+            recent.add(cand.key, Number(cand.offset));
           }
           if (plan.insert.length > 0) watermark = BigInt(batch[batch.length - 1]!.offset);
           // A crash after the insert but before the commit: redeliver from the committed offset and recover.

@@ -1,24 +1,27 @@
 /**
  * Exactly-once into ClickHouse without transactions. A row must never be inserted twice, because the rollups are fed
- * by materialized views at insert time and would count it twice for ever. Three checks, cheapest first:
+ * by materialized views at insert time and would count it twice for ever. What "twice" means is the row's dedupe key
+ * (`dedupeKeyOf` in rows.ts): the `admissionId` of a completion (one completed request is one row, whatever event id
+ * a producer's retry gave it), and (`source`, `id`) of every other event. Three checks, cheapest first:
  *
  * 1. Offset watermark, per (topic, partition): the highest offset already stored, read from ClickHouse on start and
  *    after every rebalance. A partition's rows are inserted in offset order, in INSERTs that are each one block
  *    (written whole or not at all), so every message at or below the watermark is already stored (or was poison or
  *    a duplicate). This covers redelivery after a crash, a rebalance, and any replay of an offset range.
- * 2. Event ids seen in this batch.
- * 3. Event ids recently stored in this partition: a window of the last N ids, filled from ClickHouse at recovery
- *    and then from each insert. This covers the same event sent twice by a producer (new offset, same id); the key
- *    is the accountId, so both copies are in the same partition.
+ * 2. Keys seen in this batch.
+ * 3. Keys recently stored in this partition: a window of the last N keys, filled from ClickHouse at recovery
+ *    and then from each insert. This covers the same event sent twice by a producer (new offset, same key); the
+ *    message key is the accountId, so both copies are in the same partition.
  *
- * An event whose id (UUIDv7, so it carries its creation time) is older than the window's oldest entry, less a
- * clock-skew margin, may have a first copy that the window no longer holds: only those are looked up in ClickHouse
- * by event id. A producer's retry is younger than the window; an old event republished (`access ledger replay`) is
- * not, and is looked up. So the dedupe window is the whole retention period, at the cost of a lookup only for old
- * events.
+ * A key created before the window's oldest entry, less a clock-skew margin, may have a first copy that the window no
+ * longer holds: only those are looked up in ClickHouse. A key's creation time is the time in its UUIDv7 (the event id,
+ * or for a completion the admissionId: no copy of a completion is older than its admission); a key without one (an
+ * id from another producer that is not a UUIDv7) is always looked up unless the window holds every key ever stored.
+ * A producer's retry is younger than the window; an old event republished (`access ledger replay`) is not, and is
+ * looked up. So the dedupe window is the whole retention period, at the cost of a lookup only for old keys.
  */
 
-/** The in-memory window of one partition: the most recent stored ids, oldest evicted first. */
+/** The in-memory window of one partition: the most recent stored dedupe keys, oldest evicted first. */
 export class RecentIds {
   private readonly ids = new Set<string>();
   private readonly order: string[] = [];
@@ -84,11 +87,12 @@ export class RecentIds {
 }
 
 export interface Candidate {
-  eventId: string;
+  /** The row's dedupe key (see `dedupeKeyOf`). */
+  key: string;
   /** Kafka offset as a decimal string. */
   offset: string;
-  /** Creation time carried in the UUIDv7 event id. */
-  idTimeMs: number;
+  /** When the key was created (from its UUIDv7), or -Infinity when unknown. */
+  keyTimeMs: number;
 }
 
 export type SkipReason = 'below_watermark' | 'duplicate_in_batch' | 'duplicate_recent';
@@ -96,7 +100,7 @@ export type SkipReason = 'below_watermark' | 'duplicate_in_batch' | 'duplicate_r
 export interface BatchPlan {
   /** Indexes of candidates to insert, unless the ClickHouse lookup finds them. */
   insert: number[];
-  /** Of `insert`, those whose event id must first be looked up in ClickHouse. */
+  /** Of `insert`, those whose key must first be looked up in ClickHouse. */
   lookup: number[];
   skipped: { index: number; reason: SkipReason }[];
 }
@@ -113,14 +117,14 @@ export function planBatch(candidates: readonly Candidate[], watermark: bigint, r
   candidates.forEach((c, index) => {
     if (BigInt(c.offset) <= watermark) {
       plan.skipped.push({ index, reason: 'below_watermark' });
-    } else if (inBatch.has(c.eventId)) {
+    } else if (inBatch.has(c.key)) {
       plan.skipped.push({ index, reason: 'duplicate_in_batch' });
-    } else if (recent.has(c.eventId)) {
+    } else if (recent.has(c.key)) {
       plan.skipped.push({ index, reason: 'duplicate_recent' });
     } else {
-      inBatch.add(c.eventId);
+      inBatch.add(c.key);
       plan.insert.push(index);
-      if (recent.mayHoldOlderCopy(c.idTimeMs, clockSkewMarginMs)) plan.lookup.push(index);
+      if (recent.mayHoldOlderCopy(c.keyTimeMs, clockSkewMarginMs)) plan.lookup.push(index);
     }
   });
   return plan;

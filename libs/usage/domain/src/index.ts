@@ -6,8 +6,11 @@
 export {
   INGEST_TABLES,
   gpuSecondsMax,
+  dedupeKeyOf,
   mapEvent,
   shortEventName,
+  withAllowance,
+  type DedupeKey,
   type DecisionRow,
   type IngestRow,
   type IngestTable,

@@ -28,7 +28,17 @@ export interface IngestLimits {
    * (minus this margin) may have a first copy the window no longer holds, so it is looked up in ClickHouse.
    */
   clockSkewMarginMs: number;
-  /** Event ids per lookup query (keeps the SQL below ClickHouse's max_query_size of 256 KiB). */
+  /**
+   * Longest time between admission deciding a request (the time in its admissionId) and the decision's message
+   * timestamp. A completion whose decision is not stored waits until the decisions consumer has passed that point.
+   */
+  decisionPublishLatencyMsMax: number;
+  /**
+   * A decision's `decidedAt` and the time in its admissionId are taken together by admission; the lookup of a
+   * completion's decision searches this far around the admissionId's time (clock steps, slow decisions).
+   */
+  decisionTimeMarginMs: number;
+  /** Keys per lookup query (with a byte bound, keeps the SQL below ClickHouse's max_query_size of 256 KiB). */
   lookupIdsPerQueryMax: number;
   /** Ceiling of the exponential backoff while ClickHouse is down. */
   retryBackoffMsMax: number;
@@ -49,6 +59,8 @@ export const defaultIngestLimits: IngestLimits = {
   partitionsConsumedConcurrently: 8,
   dedupeWindowIdsPerPartitionMax: 50_000,
   clockSkewMarginMs: 1_000,
+  decisionPublishLatencyMsMax: 5_000,
+  decisionTimeMarginMs: 60_000,
   lookupIdsPerQueryMax: 2_000,
   retryBackoffMsMax: 10_000,
   clickhouseRequestTimeoutMs: 60_000,
@@ -66,6 +78,8 @@ const ranges: { [K in keyof IngestLimits]: readonly [min: number, max: number] }
   partitionsConsumedConcurrently: [1, 256],
   dedupeWindowIdsPerPartitionMax: [1_000, 1_000_000],
   clockSkewMarginMs: [0, 600_000],
+  decisionPublishLatencyMsMax: [0, 600_000],
+  decisionTimeMarginMs: [1_000, 24 * 60 * 60 * 1000],
   lookupIdsPerQueryMax: [1, 5_000],
   retryBackoffMsMax: [100, 300_000],
   clickhouseRequestTimeoutMs: [1_000, 600_000],

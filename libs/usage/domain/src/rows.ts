@@ -2,7 +2,7 @@
  * From contract events to ClickHouse rows: pure, one function per table. Column names are the snake_case forms of
  * the event fields (CONTRACTS.md), plus `event_id`, the split event time and where the row came from in Kafka.
  */
-import { EVENTS, type AccessEvent, type AnyAccessEvent, type Dimensions, type Meters } from '@access/contracts';
+import { EVENTS, eventIdentity, uuidv7Schema, uuidv7TimeMs, type AccessEvent, type AnyAccessEvent, type Dimensions, type Meters } from '@access/contracts';
 import { dateTimeOfMs, splitIsoTime } from './time';
 
 export const INGEST_TABLES = ['admission_decisions', 'request_usage', 'ledger_entries'] as const;
@@ -20,6 +20,8 @@ export interface KafkaOrigin {
 
 interface OriginColumns {
   event_id: string;
+  /** The CloudEvents `source`: with `event_id`, what identifies an event (ids from other producers may collide). */
+  event_source: string;
   kafka_topic: string;
   kafka_partition: number;
   kafka_offset: string;
@@ -82,7 +84,12 @@ export interface UsageRow extends OriginColumns {
   /** Decimal64(6) in ClickHouse: rounded to the microsecond here so that sums are exact. */
   gpu_seconds: number;
   duration_ms: number;
+  /**
+   * What the ledger charged: the request's cost by the price book less `allowance_credits` (see `withAllowance`).
+   */
   charged_credits: number;
+  /** What the included allowance covered: the allowance part of the request's decision, at most its cost. */
+  allowance_credits: number;
   /** Empty when the price book priced the request; otherwise why charged_credits is 0. */
   pricing_error: string;
 }
@@ -138,6 +145,7 @@ export const gpuSecondsMax = 9_000_000_000_000;
 function origin(event: AnyAccessEvent, from: KafkaOrigin, nowMs: number): OriginColumns {
   return {
     event_id: event.id,
+    event_source: event.source,
     kafka_topic: from.topic,
     kafka_partition: from.partition,
     kafka_offset: from.offset,
@@ -274,7 +282,9 @@ function usageRow(event: AccessEvent<typeof EVENTS.usageRequestCompleted>, from:
     dimension_values: dimensionNames.map((n) => d.dimensions[n] ?? ''),
     gpu_seconds: Math.round(d.gpuSeconds * 1e6) / 1e6,
     duration_ms: d.durationMs,
+    // The whole cost until the allowance part of its decision is known (`withAllowance`).
     charged_credits: priced.ok ? priced.credits : 0,
+    allowance_credits: 0,
     pricing_error: priced.ok ? '' : priced.reason,
   };
   return { ok: true, table: 'request_usage', row, accountId: d.accountId, timeMs: Date.parse(d.endedAt) };
@@ -398,4 +408,39 @@ function ledgerRow(event: LedgerEvent, from: KafkaOrigin, context: MapContext): 
     ...specific.value,
   };
   return { ok: true, table: 'ledger_entries', row, accountId: event.data.accountId, timeMs: Date.parse(event.data.occurredAt) };
+}
+
+/**
+ * A completion's row with its cost split as the ledger splits it: the allowance part of its decision covers up to the
+ * whole cost, and the rest is what the ledger charged (its settlement's `actualCredits`). `allowanceCredits` is the
+ * decision's allowance part, 0 when the decision has none or is not known (the ledger then charges the whole cost).
+ * Applied once, to a row from `mapEvent` (whose `charged_credits` is the whole cost).
+ */
+export function withAllowance(row: UsageRow, allowanceCredits: number): UsageRow {
+  const cost = row.charged_credits + row.allowance_credits;
+  const allowance = Math.min(cost, Math.max(0, allowanceCredits));
+  return { ...row, charged_credits: cost - allowance, allowance_credits: allowance };
+}
+
+export interface DedupeKey {
+  /** What makes two events one row: see dedupe.ts. */
+  key: string;
+  /** When the key was created, from its UUIDv7; -Infinity when it carries no time (an id from another producer). */
+  keyTimeMs: number;
+}
+
+function creationTimeMs(id: string): number {
+  return uuidv7Schema.safeParse(id).success ? uuidv7TimeMs(id) : Number.NEGATIVE_INFINITY;
+}
+
+/**
+ * The dedupe key of an event's row. A completion is one row per `admissionId` (CONTRACTS.md: a second completion of
+ * the same admission, under a new event id with the same or other content, never adds a row); every other event is
+ * one row per (`source`, `id`).
+ */
+export function dedupeKeyOf(event: AnyAccessEvent): DedupeKey {
+  if (event.type === EVENTS.usageRequestCompleted) {
+    return { key: event.data.admissionId, keyTimeMs: creationTimeMs(event.data.admissionId) };
+  }
+  return { key: eventIdentity(event), keyTimeMs: creationTimeMs(event.id) };
 }

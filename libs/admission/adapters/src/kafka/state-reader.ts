@@ -1,6 +1,6 @@
 import type { AdmissionService } from '@access/admission-application';
-import { CAUSED_AT_HEADER, EVENTS, SOURCES, makeEvent, newEventId, parseEvent, type AnyAccessEvent, deadletterData } from '@access/contracts';
-import { encodeEvent, errorMessage, RawBatchConsumer, type BatchContext, type ConsumedMessage, type EventProducer, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
+import { CAUSED_AT_HEADER, EVENTS, SOURCES, type AnyAccessEvent } from '@access/contracts';
+import { deadLetterMessage, decodeEvent, RawBatchConsumer, type BatchContext, type ConsumedMessage, type EventProducer, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
 import type { Logger } from '@access/platform-observability';
 import type { AdmissionTopics } from './topics';
 
@@ -202,14 +202,8 @@ export class StateReader {
   private handle(message: ConsumedMessage): string | null {
     // This replica's own decision, applied when it was made.
     if (message.headers[REPLICA_HEADER] === this.options.replicaId && message.topic === this.options.topics.admissions) return null;
-    if (message.value === null || message.value.length === 0) return 'empty message value';
-    let json: unknown;
-    try {
-      json = JSON.parse(message.value.toString('utf8'));
-    } catch (error) {
-      return `not JSON: ${errorMessage(error)}`;
-    }
-    const parsed = parseEvent(json);
+    // Types are not checked against topics here: the reader applies what it knows and ignores the rest.
+    const parsed = decodeEvent(message, { checkTopic: false });
     if (!parsed.ok) return parsed.reason;
     this.apply(parsed.event);
     this.options.onEvent?.(parsed.event.type);
@@ -277,18 +271,11 @@ export class StateReader {
   }
 
   private async deadLetter(items: { message: ConsumedMessage; reason: string }[]): Promise<void> {
-    const now = new Date().toISOString();
+    const options = { consumer: 'admission-state', source: SOURCES.admission, topic: this.options.topics.deadletter, time: new Date().toISOString() };
     await Promise.all(
       items.map(({ message, reason }) => {
         this.options.logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason }, 'dead-lettering a message');
-        const event = makeEvent(EVENTS.deadletterRecorded, {
-          id: newEventId(),
-          source: SOURCES.admission,
-          time: now,
-          subject: message.topic,
-          data: deadletterData({ ...message, error: reason, consumer: 'admission-state' }),
-        });
-        return this.options.producer.send(encodeEvent(event, this.options.topics.deadletter, message.headers.traceparent));
+        return this.options.producer.send(deadLetterMessage(message, reason, options));
       }),
     );
   }

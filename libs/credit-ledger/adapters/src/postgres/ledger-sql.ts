@@ -42,6 +42,28 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+const reconcileColumns = `event_id::text, account_id, type, data->>'admissionId' AS admission_id, data->>'actualCredits' AS actual,
+  data->>'adjustmentId' AS adjustment_id, data->>'credits' AS credits`;
+
+/** A ledger event as `access reconcile` reads it. */
+export interface ReconcileEventRow {
+  event_id: string;
+  account_id: string;
+  type: string;
+  admission_id: string | null;
+  actual: string | null;
+  adjustment_id: string | null;
+  credits: string | null;
+}
+
+export interface ReconcileBalanceRow {
+  account_id: string;
+  version: number;
+  balance_credits: string;
+  held_credits: string;
+  available_credits: string;
+}
+
 export class LedgerSql {
   constructor(private readonly db: DataSource) {}
 
@@ -223,26 +245,39 @@ export class LedgerSql {
     return { events: rows.map(toStoredEvent), last: rows.at(-1)?.position ?? null };
   }
 
-  /** `access reconcile`: the ledger's side of the range [since, until), optionally one account. */
-  async reconcileRows(since: Date, until: Date, accountId: string | undefined): Promise<ReconcileRows> {
-    const events: ReconcileRows['events'] = await this.db.query(
-      `SELECT event_id::text, account_id, type, data->>'admissionId' AS admission_id, data->>'actualCredits' AS actual
+  /** The balance projection `access reconcile` compares (one account, or all). */
+  reconcileBalances(accountId: string | undefined): Promise<ReconcileBalanceRow[]> {
+    return this.db.query(
+      'SELECT account_id, version, balance_credits::text, held_credits::text, available_credits::text FROM account_balances WHERE ($1::text IS NULL OR account_id = $1)',
+      [accountId ?? null],
+    );
+  }
+
+  /** The ledger events of a time range that reach Kafka and ClickHouse (lifecycle events excluded). */
+  reconcileEvents(since: Date, until: Date, accountId: string | undefined): Promise<ReconcileEventRow[]> {
+    return this.db.query(
+      `SELECT ${reconcileColumns}
          FROM ledger_events
         WHERE occurred_at >= $1 AND occurred_at < $2 AND ($3::text IS NULL OR account_id = $3)
           AND type NOT IN ('account_opened', 'plan_changed')`,
       [since, until, accountId ?? null],
     );
-    // Settlements and releases of admissions completed in the range may fall just outside it: look them up by id.
-    const allowances: ReconcileRows['allowances'] = await this.db.query(
-      `SELECT admission_id, allowance_credits::text FROM admission_allowance WHERE decided_at >= $1::timestamptz - interval '1 day' AND ($2::text IS NULL OR account_id = $2)`,
-      [since, accountId ?? null],
-    );
-    const balances: ReconcileRows['balances'] = await this.db.query(
-      'SELECT account_id, balance_credits::text FROM account_balances WHERE ($1::text IS NULL OR account_id = $1)',
-      [accountId ?? null],
-    );
-    return { events, allowances, balances };
   }
+
+  /**
+   * Settlements and allowance refunds (adjustment id `refundPrefix` + admissionId) of the given admissions recorded
+   * in [from, to): a settlement follows its completion, so it may come after the range the completions are in.
+   */
+  laterSettlements(from: Date, to: Date, admissionIds: readonly string[], refundPrefix: string): Promise<ReconcileEventRow[]> {
+    return this.db.query(
+      `SELECT ${reconcileColumns}
+         FROM ledger_events
+        WHERE occurred_at >= $1 AND occurred_at < $2 AND type IN ('reservation_settled', 'credits_adjusted')
+          AND (data->>'admissionId' = ANY($3::text[]) OR data->>'adjustmentId' = ANY($4::text[]))`,
+      [from, to, admissionIds, admissionIds.map((id) => refundPrefix + id)],
+    );
+  }
+
 }
 
 /** Folds the streams of `accountIds` from Postgres. Versions must run 1, 2, 3… without gaps. */

@@ -1,5 +1,5 @@
-import { parseEventJson, type AnyAccessEvent } from '@access/contracts';
-import { RawBatchConsumer, type ConsumedMessage, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
+import type { AnyAccessEvent } from '@access/contracts';
+import { decodeEvent, RawBatchConsumer, type ConsumedMessage, type Kafka, type KafkaAdmin } from '@access/platform-kafka';
 import { adapterLimits } from '../limits';
 
 export interface CompactedReadOptions {
@@ -45,7 +45,7 @@ export async function readCompactedTopic(options: CompactedReadOptions): Promise
       if (message.key !== null && (message.value === null || message.value.length === 0)) {
         latest.delete(message.key);
       } else if (message.value !== null) {
-        const parsed = parseEventJson(message.value);
+        const parsed = decodeEvent(message);
         if (parsed.ok) {
           // Deleted and re-inserted so that iteration order is the order of the newest events; a key
           // beyond eventsMax is refused, a known key is always updated.
