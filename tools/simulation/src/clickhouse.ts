@@ -9,6 +9,8 @@ import type { World } from './world';
 
 export interface StoredRow {
   readonly eventId: string;
+  /** The sink's dedupe key (`dedupeKeyOf`): the admissionId of a completion, source and id of any other event. */
+  readonly key: string;
   readonly partition: number;
   readonly offset: number;
   readonly timestampMs: number;
@@ -24,6 +26,8 @@ export class SimClickhouse {
   private readonly partitions = new Map<string, PartitionRows>();
   /** Rows per event id in each table. */
   private readonly ids = new Map<IngestTable, Map<string, number>>();
+  /** Rows per dedupe key in each table (what the sink looks up). */
+  private readonly keys = new Map<IngestTable, Map<string, number>>();
   /** Rows per admission in each table: the invariants read these. */
   readonly rowsPerAdmission = new Map<IngestTable, Map<string, number>>();
   /** Every time a table got a second row of one admission, or of one event id. */
@@ -68,6 +72,8 @@ export class SimClickhouse {
     if (partial) stored = this.world.rng.int(1, rows.length - 1);
     let ids = this.ids.get(table);
     if (ids === undefined) this.ids.set(table, (ids = new Map()));
+    let keys = this.keys.get(table);
+    if (keys === undefined) this.keys.set(table, (keys = new Map()));
     let perAdmission = this.rowsPerAdmission.get(table);
     if (perAdmission === undefined) this.rowsPerAdmission.set(table, (perAdmission = new Map()));
     for (const row of rows.slice(0, stored)) {
@@ -77,6 +83,7 @@ export class SimClickhouse {
       const copies = (ids.get(row.eventId) ?? 0) + 1;
       ids.set(row.eventId, copies);
       if (copies === 2) this.secondRows.push({ table, of: 'event', id: row.eventId });
+      keys.set(row.key, (keys.get(row.key) ?? 0) + 1);
       const n = (perAdmission.get(row.admissionId) ?? 0) + 1;
       perAdmission.set(row.admissionId, n);
       if (n === 2) this.secondRows.push({ table, of: 'admission', id: row.admissionId });
@@ -94,7 +101,7 @@ export class SimClickhouse {
     return { watermark: BigInt(p.max), rows: p.rows.length };
   }
 
-  recentIds(table: IngestTable, partition: number, afterOffset: bigint): { eventId: string; timestampMs: number }[] {
+  recentKeys(table: IngestTable, partition: number, afterOffset: bigint): { key: string; timestampMs: number }[] {
     this.check(table);
     // Rows of a partition are stored in offset order (the ingest inserts in offset order), so the ones above
     // `afterOffset` are a tail: walk back to it rather than scanning the whole partition.
@@ -103,12 +110,12 @@ export class SimClickhouse {
     let from = rows.length;
     while (from > 0 && rows[from - 1]!.offset > after) from--;
     const tail = rows.slice(from).sort((a, b) => a.offset - b.offset);
-    return tail.map((r) => ({ eventId: r.eventId, timestampMs: r.timestampMs }));
+    return tail.map((r) => ({ key: r.key, timestampMs: r.timestampMs }));
   }
 
-  existingIds(table: IngestTable, eventIds: readonly string[]): Set<string> {
+  existingKeys(table: IngestTable, candidates: readonly string[]): Set<string> {
     this.check(table);
-    const ids = this.ids.get(table) ?? new Map<string, number>();
-    return new Set(eventIds.filter((id) => ids.has(id)));
+    const keys = this.keys.get(table) ?? new Map<string, number>();
+    return new Set(candidates.filter((key) => keys.has(key)));
   }
 }

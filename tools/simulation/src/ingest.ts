@@ -8,10 +8,10 @@
  *
  * A rebalance moves a partition between batches: a kafkajs member finishes the batch in hand before it rejoins.
  */
-import { uuidv7TimeMs, type AnyAccessEvent } from '@access/contracts';
+import type { AnyAccessEvent } from '@access/contracts';
 import { NonRetriableError, RetriableError, isRetriable } from '@access/platform-kafka';
 import { priceFnOf } from '@access/usage-adapters';
-import { RecentIds, defaultIngestLimits, mapEvent, planBatch, type Candidate, type IngestTable, type PriceFn } from '@access/usage-domain';
+import { RecentIds, dedupeKeyOf, defaultIngestLimits, mapEvent, planBatch, type Candidate, type IngestTable, type PriceFn } from '@access/usage-domain';
 import type { SimClickhouse, StoredRow } from './clickhouse';
 import { storeErrorClassifierFor } from './defects';
 import { ConsumerGroup, type Message, type Topic } from './kafka';
@@ -140,17 +140,19 @@ export class SimIngestTable {
       inst.states.set(p, state);
     }
     const nowMs = world.nowMs;
-    const kept: { message: Message<AnyAccessEvent>; admissionId: string }[] = [];
+    const kept: { message: Message<AnyAccessEvent>; admissionId: string; key: string; keyTimeMs: number }[] = [];
     const dead: string[] = [];
     for (const message of messages) {
       const mapped = mapEvent(message.value, { topic: this.topic.name, partition: p, offset: String(message.offset), timestampMs: message.timestampMs }, { price: this.price, nowMs });
       if (!mapped.ok) dead.push(mapped.reason);
       else if (mapped.table !== this.table) dead.push(`${message.value.type} is not stored in ${this.table}`);
-      else kept.push({ message, admissionId: (mapped.row as { admission_id: string }).admission_id });
+      else {
+        const { key, keyTimeMs } = dedupeKeyOf(message.value);
+        kept.push({ message, admissionId: (mapped.row as { admission_id: string }).admission_id, key, keyTimeMs });
+      }
     }
-    // The simulated store keys rows by event id; the real sink keys completions by admissionId (dedupeKeyOf), which
-    // this model does not follow yet.
-    const candidates: Candidate[] = kept.map((k) => ({ key: k.message.value.id, offset: String(k.message.offset), keyTimeMs: uuidv7TimeMs(k.message.value.id) }));
+    // Keyed as the real sink keys them (dedupeKeyOf): a completion by its admissionId, any other event by source and id.
+    const candidates: Candidate[] = kept.map((k) => ({ key: k.key, offset: String(k.message.offset), keyTimeMs: k.keyTimeMs }));
     const plan =
       world.options.sabotage === 'ingest-ignores-watermark'
         ? planBatch(candidates, -1n, new RecentIds(dedupeWindowIds, true), defaultIngestLimits.clockSkewMarginMs)
@@ -158,13 +160,13 @@ export class SimIngestTable {
     let found = new Set<string>();
     if (plan.lookup.length > 0 && world.options.sabotage !== 'ingest-ignores-watermark') {
       world.count('ingest.lookup', plan.lookup.length);
-      found = this.guard(state, () => this.clickhouse.existingIds(this.table, plan.lookup.map((i) => kept[i]!.message.value.id)));
+      found = this.guard(state, () => this.clickhouse.existingKeys(this.table, plan.lookup.map((i) => kept[i]!.key)));
     }
-    const toInsert = plan.insert.map((i) => kept[i]!).filter((k) => !found.has(k.message.value.id));
+    const toInsert = plan.insert.map((i) => kept[i]!).filter((k) => !found.has(k.key));
     if (toInsert.length > 0) {
-      const rows: StoredRow[] = toInsert.map((k) => ({ eventId: k.message.value.id, partition: p, offset: k.message.offset, timestampMs: k.message.timestampMs, admissionId: k.admissionId }));
+      const rows: StoredRow[] = toInsert.map((k) => ({ eventId: k.message.value.id, key: k.key, partition: p, offset: k.message.offset, timestampMs: k.message.timestampMs, admissionId: k.admissionId }));
       this.guard(state, () => this.clickhouse.insert(this.table, rows));
-      for (const k of toInsert) state.recent.add(k.message.value.id, k.message.timestampMs);
+      for (const k of toInsert) state.recent.add(k.key, k.message.timestampMs);
       state.watermark = BigInt(toInsert[toInsert.length - 1]!.message.offset);
     }
     for (const reason of dead) world.deadLetter(`usage-ingest/${this.table}`, reason);
@@ -186,9 +188,9 @@ export class SimIngestTable {
     try {
       const stored = this.clickhouse.watermark(this.table, p);
       const from = stored.watermark - BigInt(dedupeWindowIds);
-      const recentRows = stored.rows === 0 ? [] : this.clickhouse.recentIds(this.table, p, from < -1n ? -1n : from);
+      const recentRows = stored.rows === 0 ? [] : this.clickhouse.recentKeys(this.table, p, from < -1n ? -1n : from);
       const recent = new RecentIds(dedupeWindowIds, recentRows.length === stored.rows);
-      for (const r of recentRows) recent.add(r.eventId, r.timestampMs);
+      for (const r of recentRows) recent.add(r.key, r.timestampMs);
       this.world.count('ingest.recover');
       return { generation: this.group.generation, watermark: stored.watermark, recent };
     } catch (error) {
