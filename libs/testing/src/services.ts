@@ -22,7 +22,7 @@ export interface Service {
 }
 
 /**
- * Starts `entry` (a path from the repo root) with LOG_LEVEL=warn and `env` on top of this process's environment.
+ * Starts `entry` (a path from the repo root: TypeScript source, or a bundle from `npm run build`) with LOG_LEVEL=warn and `env` on top of this process's environment.
  * With `logFile`, everything it prints is also appended there (whole, not just the tail); `args` follow the entry.
  */
 export function startService(entry: string, env: Record<string, string>, port: number, logFile?: string, args: readonly string[] = []): Service {
@@ -32,7 +32,9 @@ export function startService(entry: string, env: Record<string, string>, port: n
     output = (output + d.toString()).slice(-outputCharsMax);
     if (logFile !== undefined) appendFileSync(logFile, d);
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry), ...args], {
+  // A built bundle (`npm run build`, dist/…/*.js) runs on plain Node; TypeScript sources through tsx's loader.
+  const loader = entry.endsWith('.js') ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...loader, join(repoRoot, entry), ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
   });

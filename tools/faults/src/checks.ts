@@ -79,7 +79,7 @@ export class AdmissionProbe {
       method: 'POST',
       headers: { authorization: `Bearer ${this.system.token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(2_000),
+      signal: AbortSignal.timeout(5_000),
     });
   }
 
@@ -161,16 +161,23 @@ export class AdmissionProbe {
    * Exactness across replicas: 14 requests of one new user of the free plan (10 per minute) sent round-robin over the
    * replicas in reach, each admitted one completed at once; returns how many were admitted (one instance: 10).
    */
-  async burst(userId: string): Promise<{ admitted: number; rejected: number; other: number[] }> {
+  async burst(userId: string): Promise<{ admitted: number; rejected: number; other: number[]; limit: number | null }> {
     let admitted = 0;
     let rejected = 0;
+    let limit: number | null = null;
     const other: number[] = [];
     for (let i = 0; i < 14; i++) {
       this.n += 1;
       const requestId = `${userId}-${this.n}`;
       const request = { requestId, accountId: this.freeAccountId, userId, model: 'codex-1', endpoint: 'code.complete', priority: 'standard', estimate: { meters: { input_tokens: 0, output_tokens: 0 }, dimensions: {} } };
-      const response = await this.call(this.url('/v1/admissions'), request);
-      const body = (await response.json().catch(() => ({}))) as { admissionId?: string; reason?: string };
+      const response = await this.call(this.url('/v1/admissions'), request).catch(() => null);
+      if (response === null) {
+        other.push(0);
+        continue;
+      }
+      const body = (await response.json().catch(() => ({}))) as { admissionId?: string; reason?: string; limits?: { name: string; limit: number }[] };
+      // The user's effective requests per minute (the plan's 10 times the load multiplier in force), as decided.
+      limit ??= body.limits?.find((l) => l.name === 'user.requests_per_minute')?.limit ?? null;
       if (response.status === 200 && body.admissionId !== undefined) {
         admitted++;
         const now = new Date().toISOString();
@@ -183,7 +190,7 @@ export class AdmissionProbe {
       } else if (response.status === 429 && body.reason === 'rate_limited') rejected++;
       else other.push(response.status);
     }
-    return { admitted, rejected, other };
+    return { admitted, rejected, other, limit };
   }
 
   /** Milliseconds from `sinceMs` until admission decides again (200, 402 or 429, not 503 or no answer). */

@@ -5,6 +5,7 @@
  * shared or external server. Everything of a run is its own besides: topics, consumer groups, a Postgres database,
  * a ClickHouse database, accounts. Loopback only.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { topicCatalog, TOPICS } from '@access/contracts';
@@ -12,7 +13,7 @@ import { SCOPES, TokenStore, generateToken } from '@access/platform-auth';
 import { migrateClickhouse, Clickhouse, identifier } from '@access/platform-clickhouse';
 import { KafkaAdmin, createKafka, type Kafka } from '@access/platform-kafka';
 import { createDataSource, ensureDatabase, migratePostgres, withClient, type DataSource } from '@access/platform-postgres';
-import { startService, testName, waitReady, type Service } from '@access/testing';
+import { repoRoot, startService, testName, waitReady, type Service } from '@access/testing';
 import {
   clickhouseMigrationsDir,
   clickhouseServer,
@@ -60,12 +61,32 @@ const clickhouseUrl = `http://127.0.0.1:${faultsClickhouse.port}`;
 const portBase = port('FAULTS_PORT_BASE', 17_000);
 
 export type ServiceName = 'admission' | 'credit-ledger' | 'usage-ingest' | 'load-feedback';
-const entries: Record<ServiceName, string> = {
-  admission: 'apps/admission/src/main.ts',
-  'credit-ledger': 'apps/credit-ledger/src/main.ts',
-  'usage-ingest': 'apps/usage-ingest/src/main.ts',
-  'load-feedback': 'apps/load-feedback/src/main.ts',
-};
+/**
+ * The services run from the build (`npm run build`, which setUp runs first): what is deployed is what is faulted, and
+ * eight processes starting and restarting from bundles cost the two cores far less than transpiling through tsx.
+ * FAULTS_FROM_SOURCE=1 runs the TypeScript sources instead.
+ */
+const fromSource = process.env['FAULTS_FROM_SOURCE'] === '1';
+const entries: Record<ServiceName, string> = fromSource
+  ? {
+      admission: 'apps/admission/src/main.ts',
+      'credit-ledger': 'apps/credit-ledger/src/main.ts',
+      'usage-ingest': 'apps/usage-ingest/src/main.ts',
+      'load-feedback': 'apps/load-feedback/src/main.ts',
+    }
+  : {
+      admission: 'dist/apps/admission/main.js',
+      'credit-ledger': 'dist/apps/credit-ledger/main.js',
+      'usage-ingest': 'dist/apps/usage-ingest/main.js',
+      'load-feedback': 'dist/apps/load-feedback/main.js',
+    };
+
+/** Builds the services' bundles (unless the suite runs the sources). */
+function buildServices(): void {
+  if (fromSource) return;
+  execFileSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools', 'deploy', 'src', 'build.ts'), ...serviceNamesForBuild], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+const serviceNamesForBuild = ['admission', 'credit-ledger', 'usage-ingest', 'load-feedback'];
 export const serviceNames = Object.keys(entries) as ServiceName[];
 
 /**
@@ -184,6 +205,7 @@ export class FaultSystem {
   async setUp(): Promise<void> {
     // The servers log there; a checkout where the local stack never ran has no such folder yet.
     mkdirSync(logDir, { recursive: true });
+    buildServices();
     if (faultsPostgres.pid() === undefined) faultsPostgres.start();
     await Promise.all([ensureServer(faultsKafka, kafkaReady), ensureServer(faultsClickhouse, clickhouseReady)]);
     await ensureDatabase(this.databaseUrl);
