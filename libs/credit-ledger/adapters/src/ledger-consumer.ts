@@ -125,6 +125,9 @@ export class LedgerConsumer {
     return this.raw.stop();
   }
 
+  /** topic:partition → the stored position this consumer last sought to (see handle). */
+  private readonly soughtTo = new Map<string, string>();
+
   private async handle(messages: ConsumedMessage[], context: BatchContext): Promise<void> {
     const { topic, partition } = context;
     const key = `${topic}:${partition}`;
@@ -132,6 +135,7 @@ export class LedgerConsumer {
       // A rebalance: another member may have applied these partitions meanwhile. Read positions afresh.
     // (Concurrent handlers see the same generation; only the first clears.)
       this.positions.clear();
+      this.soughtTo.clear();
       this.positionsGeneration = this.raw.generation;
     }
     let expected = this.positions.get(key);
@@ -141,12 +145,16 @@ export class LedgerConsumer {
     }
     const first = messages[0];
     if (first === undefined) return;
-    if (expected !== null && BigInt(first.offset) > BigInt(expected)) {
+    if (expected !== null && BigInt(first.offset) > BigInt(expected) && this.soughtTo.get(key) !== expected) {
       // Kafka would resume after messages Postgres has not applied: go back to the stored position.
       this.options.observer?.sought?.(topic, partition, expected);
+      this.soughtTo.set(key, expected);
       context.seek(expected);
       return;
     }
+    // Read from the stored position and the first message is still later: the offsets between hold no message a
+    // read-committed consumer is given (transaction markers, aborted decisions: admission writes in transactions).
+    this.soughtTo.delete(key);
     const from = expected;
     const fresh = from === null ? messages : messages.filter((m) => BigInt(m.offset) >= BigInt(from));
     if (fresh.length < messages.length) this.options.observer?.skipped?.(topic, partition, messages.length - fresh.length);
