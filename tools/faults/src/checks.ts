@@ -282,7 +282,9 @@ export async function readRunTopics(system: FaultSystem): Promise<RunTopics> {
       dataEnds.set(key, BigInt(message.offset) + 1n);
       const parsed = message.value === null ? null : parseEventJson(message.value);
       if (!parsed?.ok) continue;
-      ids.get(context.topic)!.add(parsed.event.id);
+      // A completed request is one row of request_usage, whatever its completions' event ids (CONTRACTS.md, Additions
+      // 2026-12): completions are counted by admission, every other event by its id.
+      ids.get(context.topic)!.add(parsed.event.type === EVENTS.usageRequestCompleted ? parsed.event.data.admissionId : parsed.event.id);
       if (parsed.event.type === EVENTS.admissionDecided) {
         decisions.push({ replica: message.headers[DECIDED_BY_HEADER] ?? '', decidedAtMs: Date.parse(parsed.event.data.decidedAt), accountId: parsed.event.data.accountId });
       }
@@ -301,9 +303,12 @@ const tableOf = (system: FaultSystem): Record<string, string> => ({
   [system.topics.ledger]: 'ledger_entries',
 });
 
+/** What identifies one row: a completed request (admission) in request_usage, the event elsewhere. */
+const keyColumnOf = (table: string): string => (table === 'request_usage' ? 'admission_id' : 'event_id');
+
 /**
- * Waits until every event id on Kafka is in its ClickHouse table; then checks that no row is there twice.
- * Returns the rows per table.
+ * Waits until every event on Kafka (every completed request, for request_usage) is in its ClickHouse table; then
+ * checks that no row is there twice. Returns the rows per table.
  */
 export async function everyEventInClickhouse(system: FaultSystem, onKafka: ReadonlyMap<string, Set<string>>, timeoutMs = 120_000): Promise<Record<string, number>> {
   const ch = system.clickhouse();
@@ -320,8 +325,9 @@ export async function everyEventInClickhouse(system: FaultSystem, onKafka: Reado
           const present = new Set<string>();
           const all = [...ids];
           for (let i = 0; i < all.length; i += 5_000) {
-            const rows = await ch.query<{ event_id: string }>(sql`SELECT event_id FROM ` + identifier(table) + sql` WHERE event_id IN ${inList(all.slice(i, i + 5_000))}`);
-            for (const r of rows) present.add(r.event_id);
+            const column = identifier(keyColumnOf(table));
+            const rows = await ch.query<{ id: string }>(sql`SELECT ` + column + sql` AS id FROM ` + identifier(table) + sql` WHERE ` + column + sql` IN ${inList(all.slice(i, i + 5_000))}`);
+            for (const r of rows) present.add(r.id);
           }
           const absent = all.filter((id) => !present.has(id));
           if (absent.length > 0) missing.set(table, absent);
@@ -334,7 +340,7 @@ export async function everyEventInClickhouse(system: FaultSystem, onKafka: Reado
       throw new Error(`${error instanceof Error ? error.message : String(error)}: ${[...missing].map(([t, ids]) => `${t} lacks ${ids.length} (e.g. ${ids.slice(0, 3).join(', ')})`).join('; ')}`);
     });
     for (const table of Object.values(tables)) {
-      const [row] = await ch.query<{ rows: string; ids: string }>(`SELECT count() AS rows, uniqExact(event_id) AS ids FROM ${identifier(table)}`);
+      const [row] = await ch.query<{ rows: string; ids: string }>(`SELECT count() AS rows, uniqExact(${identifier(keyColumnOf(table))}) AS ids FROM ${identifier(table)}`);
       if (row === undefined || row.rows !== row.ids) throw new Error(`${table} holds ${row?.rows} rows for ${row?.ids} event ids: an event was ingested twice`);
       counts[table] = Number(row.rows);
     }
