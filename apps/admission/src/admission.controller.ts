@@ -70,7 +70,7 @@ function routedRequest(request: FastifyRequest, accountId: string, body: unknown
     if (typeof value === 'string') headers[name] = value;
   }
   const forwardedBy = request.headers[FORWARDED_HEADER];
-  return { accountId, path: request.url, headers, body: JSON.stringify(body), forwardedBy: typeof forwardedBy === 'string' ? forwardedBy : undefined };
+  return { accountId, path: request.url, headers, body: () => JSON.stringify(body), forwardedBy: typeof forwardedBy === 'string' ? forwardedBy : undefined };
 }
 
 function send(reply: FastifyReply, routed: RoutedAnswer): object {

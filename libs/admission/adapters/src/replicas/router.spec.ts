@@ -5,7 +5,7 @@ import { DECIDED_BY_HEADER, FORWARDED_HEADER, NOT_OWNER_HEADER, type ForwardedAn
 import { AdmissionRouter, type RoutedRequest } from './router';
 
 const ok: HttpAnswer = { status: 200, headers: { 'content-type': 'application/json' }, body: { decision: 'admitted' } };
-const request = (forwardedBy?: string): RoutedRequest => ({ accountId: 'acct-1', path: '/v1/admissions', headers: { authorization: 'Bearer t' }, body: '{}', forwardedBy });
+const request = (forwardedBy?: string): RoutedRequest => ({ accountId: 'acct-1', path: '/v1/admissions', headers: { authorization: 'Bearer t' }, body: () => '{}', forwardedBy });
 const answer = (status: number, headers: Record<string, string> = {}): ForwardedAnswer => ({ status, headers, body: Buffer.from('{"x":1}') });
 
 /** A fake owner client: answers from a script, records the calls. */

@@ -11,8 +11,8 @@ export interface RoutedRequest {
   readonly path: string;
   /** Headers to pass on: authorization, traceparent. */
   readonly headers: Record<string, string>;
-  /** The body as JSON text. */
-  readonly body: string;
+  /** The body as JSON text; serialized only when the request is forwarded (most are decided where they arrive). */
+  readonly body: () => string;
   /** The forwarding replica's id when this request was forwarded here (one hop only). */
   readonly forwardedBy: string | undefined;
 }
@@ -73,7 +73,7 @@ export class AdmissionRouter {
   /** The owner's answer, or null when it did not give one (unreachable, timed out, or no longer the owner). */
   private async forward(url: string, request: RoutedRequest, timeoutMs: number): Promise<ForwardedAnswer | null> {
     try {
-      const answer = await this.forwarder.post(url, request.path, request.headers, request.body, timeoutMs);
+      const answer = await this.forwarder.post(url, request.path, request.headers, request.body(), timeoutMs);
       if (answer.headers[NOT_OWNER_HEADER] === undefined) {
         this.onForward?.('answered');
         return answer;
