@@ -3,6 +3,7 @@
  * code as if it stood in a file of a given project (the file need not exist), and the Nx rule must refuse the
  * imports that cross a scope or go up a layer, and accept those that do not.
  */
+import { execFileSync } from 'node:child_process';
 import { ESLint } from 'eslint';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,8 +19,11 @@ async function boundaryErrors(path: string, code: string): Promise<string[]> {
 }
 
 beforeAll(() => {
+  // The Nx rule reads the cached project graph and skips itself without one (a fresh clone has none): build it first,
+  // as `npm run lint` does with `nx show projects`.
+  execFileSync(join(repoRoot, 'node_modules', '.bin', 'nx'), ['show', 'projects'], { cwd: repoRoot, stdio: 'ignore' });
   eslint = new ESLint({ cwd: repoRoot });
-});
+}, 120_000);
 
 describe('module boundaries', () => {
   it.each([
