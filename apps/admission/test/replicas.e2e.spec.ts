@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireStack } from '@access/testing';
 import { DECIDED_BY_HEADER } from '@access/admission-adapters';
+import { TransactionalProducer, partitionForKey } from '@access/platform-kafka';
 import { completion, createRun, post, randomPort, startAdmission, videoRequest, waitReady, type AdmissionRun, type Answer, type Service } from './harness';
 
 describe('admission replicas', () => {
@@ -105,6 +106,26 @@ describe('admission replicas', () => {
     const other = await admit({ ...request, accountId: 'acct-i2' }, replicas[1]);
     expect(other.status).toBe(200);
     expect(other.body.admissionId).not.toBe(first.body.admissionId);
+  });
+
+  it('takes a partition back when a writer outside the group fenced its owner (a stale acquisition), deciding again within 3 s', async () => {
+    await openAccount('acct-fence', 'payg', 1_000);
+    const owner = String((await admit(videoRequest('acct-fence', 0, { userId: 'u-owner' }))).headers.get(DECIDED_BY_HEADER));
+    // What a replica's abandoned take-over does when its InitProducerId lands late: bump the partition's epoch.
+    const stale = new TransactionalProducer(run.kafka, `admission.${run.topics.admissions}.${partitionForKey('acct-fence', 8)}`);
+    await stale.connect();
+    await stale.disconnect();
+    const fencedAtMs = Date.now();
+    let decided: Answer | null = null;
+    for (let i = 0; decided === null && Date.now() - fencedAtMs < 10_000; i++) {
+      const answer = await admit(videoRequest('acct-fence', 0, { userId: `u-${i}` }));
+      if (answer.status === 200) decided = answer;
+      else expect(answer.status, JSON.stringify(answer.body)).toBe(503);
+    }
+    expect(decided, 'a decision for the fenced partition').not.toBeNull();
+    // The group still assigns it to the same replica, which fenced the stale writer in turn.
+    expect(decided?.headers.get(DECIDED_BY_HEADER)).toBe(owner);
+    expect(Date.now() - fencedAtMs).toBeLessThan(3_000);
   });
 
   it('moves a SIGKILLed owner\'s accounts to another replica, which goes on deciding with the holds intact', async () => {

@@ -231,6 +231,16 @@ export class PartitionGroup {
     }
   }
 
+  /**
+   * True when the coordinator, in a stable generation, assigns `partition` to this member: the authority on who owns a
+   * partition when this process's view may be stale (a paused member's session has expired and its id is gone).
+   */
+  async assignsHere(partition: number): Promise<boolean | 'rebalancing'> {
+    const view = await this.describe();
+    if (view.state !== 'Stable') return 'rebalancing';
+    return this.memberId !== '' && view.members.some((m) => m.memberId === this.memberId && m.partitions.includes(partition));
+  }
+
   /** The group as the coordinator sees it: each member's data and partitions. */
   async describe(): Promise<PartitionGroupView> {
     const { groups } = await this.admin.describeGroups([this.options.groupId]);

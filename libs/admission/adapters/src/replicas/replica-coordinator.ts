@@ -124,7 +124,10 @@ export class ReplicaCoordinator {
       const current = this.acquisitions.get(partition)?.producer === producer;
       if (isFencingError(error)) {
         // Only if the fenced producer is still the partition's: a later acquisition here has a producer of its own.
-        if (current) this.giveUp(partition, 'fenced by another replica');
+        if (current) {
+          this.giveUp(partition, 'fenced by another replica');
+          void this.reclaimIfAssigned(partition);
+        }
         throw new NotOwnerError(`partition ${partition} was taken over by another replica`);
       }
       // Any other failed commit leaves kafkajs's transaction state in doubt: take the partition over again with a new
@@ -208,6 +211,29 @@ export class ReplicaCoordinator {
   private retake(partition: number, why: string): void {
     this.giveUp(partition, why);
     if (!this.stopped && this.group.partitions.includes(partition)) void this.acquire(partition, this.generation);
+  }
+
+  /**
+   * After this replica was fenced on a partition: takes it over again if the group coordinator still assigns it here.
+   * The fencer may be a stale acquisition, not a new owner: a partition given up at a rebalance while its producer's
+   * InitProducerId was still in flight (slow while the broker moves transaction coordinators) bumps the epoch after
+   * the rightful owner's. A real zombie is not reassigned: its session expired, so its member id is no longer in the
+   * group, and it waits for its own rejoin.
+   */
+  private async reclaimIfAssigned(partition: number): Promise<void> {
+    for (let attempt = 0; attempt < replicaLimits.reclaimChecksMax && !this.stopped; attempt++) {
+      if (this.acquisitions.has(partition)) return;
+      const assigned = await this.group.assignsHere(partition).catch(() => 'rebalancing' as const);
+      if (assigned !== 'rebalancing') {
+        if (assigned && !this.acquisitions.has(partition) && this.group.partitions.includes(partition)) {
+          this.options.logger.info({ partition }, 'admission replica: the group still assigns a fenced partition here; taking it over again');
+          void this.acquire(partition, this.generation);
+        }
+        return;
+      }
+      // A rebalance ends with onAssigned, which takes over whatever it assigns here.
+      await new Promise((r) => setTimeout(r, replicaLimits.ownerRefreshIntervalMsMin * 2 ** Math.min(attempt, 4)));
+    }
   }
 
   /** Fence, catch up, decide (see the class comment). Retries until done or the partition moved on. */
