@@ -54,6 +54,27 @@ export async function stopTraffic(traffic: Service[]): Promise<string> {
 // ---------------------------------------------------------------------------------------------------------------
 // Admission probe
 
+/** What a burst of one free-plan user came to (AdmissionProbe.burst). */
+export interface Burst {
+  admitted: number;
+  rejected: number;
+  other: string[];
+  limits: number[];
+}
+
+interface BurstAnswer {
+  admissionId?: string;
+  reason?: string;
+  type?: string;
+  detail?: string;
+  limits?: { name: string; limit: number }[];
+}
+
+function describeAnswer(response: Response, body: BurstAnswer): string {
+  const what = body.reason ?? body.type ?? '';
+  return `${response.status} ${what}${body.detail ? ` (${body.detail})` : ''}, replica ${response.headers.get(DECIDED_BY_HEADER) ?? '?'}`;
+}
+
 export class AdmissionProbe {
   private n = 0;
   readonly accountId: string;
@@ -159,38 +180,39 @@ export class AdmissionProbe {
 
   /**
    * Exactness across replicas: 14 requests of one new user of the free plan (10 per minute) sent round-robin over the
-   * replicas in reach, each admitted one completed at once; returns how many were admitted (one instance: 10).
+   * replicas in reach, each admitted one completed at once. Returns how many were admitted and rejected for the rate
+   * (one instance: the effective limit), the effective `user.requests_per_minute` limit each decision reported (load
+   * feedback may move it between two decisions), and every other answer described (status, problem or reason, replica).
    */
-  async burst(userId: string): Promise<{ admitted: number; rejected: number; other: number[]; limit: number | null }> {
-    let admitted = 0;
-    let rejected = 0;
-    let limit: number | null = null;
-    const other: number[] = [];
+  async burst(userId: string): Promise<Burst> {
+    const result: Burst = { admitted: 0, rejected: 0, other: [], limits: [] };
     for (let i = 0; i < 14; i++) {
       this.n += 1;
       const requestId = `${userId}-${this.n}`;
+      const via = this.via[this.n % this.via.length] as InstanceName;
       const request = { requestId, accountId: this.freeAccountId, userId, model: 'codex-1', endpoint: 'code.complete', priority: 'standard', estimate: { meters: { input_tokens: 0, output_tokens: 0 }, dimensions: {} } };
-      const response = await this.call(this.url('/v1/admissions'), request).catch(() => null);
-      if (response === null) {
-        other.push(0);
+      const response = await this.call(this.url('/v1/admissions'), request).catch((error: unknown) => error as Error);
+      if (response instanceof Error) {
+        result.other.push(`decide via ${via}: no answer (${response.message})`);
         continue;
       }
-      const body = (await response.json().catch(() => ({}))) as { admissionId?: string; reason?: string; limits?: { name: string; limit: number }[] };
-      // The user's effective requests per minute (the plan's 10 times the load multiplier in force), as decided.
-      limit ??= body.limits?.find((l) => l.name === 'user.requests_per_minute')?.limit ?? null;
+      const body = (await response.json().catch(() => ({}))) as BurstAnswer;
+      const limit = body.limits?.find((l) => l.name === 'user.requests_per_minute')?.limit;
+      if (limit !== undefined) result.limits.push(limit);
       if (response.status === 200 && body.admissionId !== undefined) {
-        admitted++;
+        result.admitted++;
         const now = new Date().toISOString();
         this.n += 1;
+        const completeVia = this.via[this.n % this.via.length] as InstanceName;
         const done = await this.call(this.url(`/v1/admissions/${body.admissionId}/complete`), {
           admissionId: body.admissionId, requestId, accountId: this.freeAccountId, userId, model: 'codex-1', endpoint: 'code.complete',
           status: 'succeeded', meters: { input_tokens: 0, output_tokens: 0 }, dimensions: {}, gpuSeconds: 0, durationMs: 0, startedAt: now, endedAt: now,
         });
-        if (done.status !== 202) other.push(done.status);
-      } else if (response.status === 429 && body.reason === 'rate_limited') rejected++;
-      else other.push(response.status);
+        if (done.status !== 202) result.other.push(`complete via ${completeVia}: ${describeAnswer(done, (await done.json().catch(() => ({}))) as BurstAnswer)}`);
+      } else if (response.status === 429 && body.reason === 'rate_limited') result.rejected++;
+      else result.other.push(`decide via ${via}: ${describeAnswer(response, body)}`);
     }
-    return { admitted, rejected, other, limit };
+    return result;
   }
 
   /** Milliseconds from `sinceMs` until admission decides again (200, 402 or 429, not 503 or no answer). */
@@ -389,7 +411,7 @@ export function accessCli(system: FaultSystem, args: string[]): Promise<{ code: 
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'cli', 'src', 'main.ts'), ...args], {
       cwd: repoRoot,
-      env: { ...process.env, ...system.env(), LEDGER_DB_SCHEMA: 'public', LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...system.env(), RECONCILE_TOPIC_BALANCES: system.topics.balances, LEDGER_DB_SCHEMA: 'public', LOG_LEVEL: 'warn' },
     });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
