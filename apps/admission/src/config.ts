@@ -9,6 +9,7 @@ import { validateAdmissionLimits, admissionLimits } from '@access/admission-doma
 import { admissionServiceLimits, validateServiceLimits, type AdmissionServiceLimits } from '@access/admission-application';
 import { DEFAULT_ADMISSION_TOPICS, type AdmissionTopics } from '@access/admission-adapters';
 import { parseCatalog, type Catalog } from '@access/catalog';
+import { ConfigProblems } from '@access/platform-bootstrap';
 import { commonEnvSchema } from '@access/platform-config';
 
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');
@@ -55,27 +56,29 @@ export function topicsFromEnv(env: AdmissionEnv): AdmissionTopics {
   };
 }
 
-/** The service limits with the environment's overrides; problems are returned, one line each. */
-export function limitsFromEnv(env: AdmissionEnv): { limits: AdmissionServiceLimits; problems: string[] } {
+/** The service limits with the environment's overrides; a bad value is a boot failure naming the limit. */
+export function limitsFromEnv(env: AdmissionEnv): AdmissionServiceLimits {
   const limits: AdmissionServiceLimits = {
     ...admissionServiceLimits,
     ...(env.ADMISSION_IDEMPOTENCY_ENTRIES_MAX !== undefined ? { idempotencyEntriesMax: env.ADMISSION_IDEMPOTENCY_ENTRIES_MAX } : {}),
     ...(env.ADMISSION_REPLAY_EVENTS_MAX !== undefined ? { replayEventsMax: env.ADMISSION_REPLAY_EVENTS_MAX } : {}),
   };
-  return { limits, problems: [...validateServiceLimits(limits), ...validateAdmissionLimits(admissionLimits)] };
+  const problems = [...validateServiceLimits(limits), ...validateAdmissionLimits(admissionLimits)];
+  if (problems.length > 0) throw new ConfigProblems(problems);
+  return limits;
 }
 
-/** Reads and validates plans.yaml and price-book.yaml; problems name the file and the field. */
-export function loadCatalog(configDir: string): { ok: true; catalog: Catalog } | { ok: false; problems: string[] } {
+/** Reads and validates plans.yaml and price-book.yaml; a boot failure names the file and the field of each problem. */
+export function loadCatalog(configDir: string): Catalog {
   let plansYaml: string;
   let priceBookYaml: string;
   try {
     plansYaml = readFileSync(join(configDir, 'plans.yaml'), 'utf8');
     priceBookYaml = readFileSync(join(configDir, 'price-book.yaml'), 'utf8');
   } catch (error) {
-    return { ok: false, problems: [`cannot read the catalog in ACCESS_CONFIG_DIR=${configDir}: ${error instanceof Error ? error.message : String(error)}`] };
+    throw new ConfigProblems([`cannot read the catalog in ACCESS_CONFIG_DIR=${configDir}: ${error instanceof Error ? error.message : String(error)}`]);
   }
   const parsed = parseCatalog(plansYaml, priceBookYaml);
-  if (!parsed.ok) return { ok: false, problems: parsed.errors.map((e) => `${e.path}: ${e.message}`) };
-  return { ok: true, catalog: parsed.value };
+  if (!parsed.ok) throw new ConfigProblems(parsed.errors.map((e) => `${e.path}: ${e.message}`));
+  return parsed.value;
 }

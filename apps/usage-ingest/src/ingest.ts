@@ -5,7 +5,8 @@ import { Clickhouse } from '@access/platform-clickhouse';
 import { kafkaBrokers } from '@access/platform-config';
 import { EventProducer, KafkaAdmin, createKafka } from '@access/platform-kafka';
 import type { Logger, Registry } from '@access/platform-observability';
-import { ClickhouseUsageStore, IngestMetrics, RetentionJob, UsageSink, loadPriceBook, priceFnOf } from '@access/usage-adapters';
+import { RetentionJob } from '@access/usage-application';
+import { ClickhouseUsageStore, IngestMetrics, UsageSink, ingestObserver, loadPriceBook, priceFnOf } from '@access/usage-adapters';
 import { limitsFromEnv, type IngestEnv } from './config';
 
 export interface Ingest {
@@ -47,7 +48,7 @@ export function createIngest(env: IngestEnv, logger: Logger, registry?: Registry
       { table: 'ledger_entries', topic: env.USAGE_INGEST_TOPIC_LEDGER },
     ],
   });
-  const retention = new RetentionJob(store, { retentionDays: limits.retentionDays, intervalMs: limits.retentionIntervalMs, logger, metrics });
+  const retention = new RetentionJob(store, { retentionDays: limits.retentionDays, intervalMs: limits.retentionIntervalMs, observer: ingestObserver(metrics, logger) });
   return {
     sink,
     store,

@@ -1,10 +1,10 @@
 /**
  * usage-ingest against the simulated ClickHouse. The deciding is the real code: `mapEvent` (row building),
  * `planBatch` and `RecentIds` (the dedupe), and `isRetriableStoreError` (which errors may dead-letter). The sink
- * around them follows usage-sink.ts and EventConsumer step for step: recover a partition's watermark and recent ids
- * after every rebalance or retriable failure, plan, look up old ids, insert in offset order, and commit the Kafka
- * offset only after the rows are stored; a retriable failure retries the batch with backoff, a non-retriable one
- * re-runs it one event at a time and dead-letters the events that still fail.
+ * around them follows TableIngest (@access/usage-application) and EventConsumer step for step, synchronously: recover
+ * a partition's watermark and recent ids after every rebalance or retriable failure, plan, look up old ids, insert in
+ * offset order, and commit the Kafka offset only after the rows are stored; a retriable failure retries the batch
+ * with backoff, a non-retriable one re-runs it one event at a time and dead-letters the events that still fail.
  *
  * A rebalance moves a partition between batches: a kafkajs member finishes the batch in hand before it rejoins.
  */
@@ -88,7 +88,7 @@ export class SimIngestTable {
     this.run(inst, p, messages, 0);
   }
 
-  /** EventConsumer + RawBatchConsumer around UsageSink.handle. */
+  /** EventConsumer + RawBatchConsumer around TableIngest.ingest. */
   private run(inst: Instance, p: number, messages: Message<AnyAccessEvent>[], attempt: number): void {
     const world = this.world;
     const poison: string[] = [];
@@ -131,7 +131,7 @@ export class SimIngestTable {
     } else this.wake(p);
   }
 
-  /** UsageSink.handle for one partition's batch. */
+  /** TableIngest.ingest for one partition's batch. */
   private handle(inst: Instance, p: number, messages: Message<AnyAccessEvent>[]): void {
     const world = this.world;
     let state = inst.states.get(p);

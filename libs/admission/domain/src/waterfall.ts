@@ -59,6 +59,9 @@ export interface WaterfallScratch {
   readonly credits: GcraResult;
   allowanceCredits: number;
   heldCredits: number;
+  /** The allowance window with the least remaining (-1: the family has none), and what remains in it. */
+  bindingWindow: number;
+  bindingRemaining: number;
 }
 
 export function newWaterfallInput(plan: Plan): WaterfallInput {
@@ -85,7 +88,7 @@ export function newWaterfallInput(plan: Plan): WaterfallInput {
 }
 
 export function newWaterfallScratch(): WaterfallScratch {
-  return { rpm: newGcraResult(), credits: newGcraResult(), allowanceCredits: 0, heldCredits: 0 };
+  return { rpm: newGcraResult(), credits: newGcraResult(), allowanceCredits: 0, heldCredits: 0, bindingWindow: -1, bindingRemaining: 0 };
 }
 
 /**
@@ -116,7 +119,6 @@ const NO_WINDOWS: readonly AllowanceWindow[] = [];
 export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): Decision {
   const { plan, nowMs, account, user } = input;
   const cost = input.estimatedCredits;
-  const periodMs = PERIOD_MS;
   const factor = (input.load > 0 ? input.load : 1) * input.reputation;
   const rpmLimit = effectiveLimit(plan.requestsPerMinute, factor, RATE_LIMIT_MAX);
   const concurrencyLimit = effectiveLimit(plan.concurrentRequests, factor, CONCURRENCY_MAX);
@@ -125,28 +127,15 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
   scratch.heldCredits = 0;
 
   // 1. Protective limits: all three are evaluated, so `limits` reports every one that applied.
-  const rpm = checkInto(scratch.rpm, user === null ? 0 : user.rpmAtMs, user === null ? 0 : user.rpmDebt, nowMs, 1, rpmLimit, periodMs);
+  const rpm = checkInto(scratch.rpm, user === null ? 0 : user.rpmAtMs, user === null ? 0 : user.rpmDebt, nowMs, 1, rpmLimit, PERIOD_MS);
   const slotsInUse = user === null ? 0 : user.slotCount;
   const concurrencyOk = slotsInUse < concurrencyLimit;
-  const cpm = checkInto(
-    scratch.credits,
-    account === null ? 0 : account.creditsAtMs,
-    account === null ? 0 : account.creditsDebt,
-    nowMs,
-    cost,
-    cpmLimit,
-    periodMs,
-  );
+  const cpm = checkInto(scratch.credits, account === null ? 0 : account.creditsAtMs, account === null ? 0 : account.creditsDebt, nowMs, cost, cpmLimit, PERIOD_MS);
   // 2. Load shedding, answered before the protective limits' verdict: the contract puts a shed class
   // ahead of every other reason (see the comment at the top).
   if (input.load === 0) {
-    const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
-    const limits = [
-      requestsLimit,
-      concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
-      gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
-    ];
-    return rejected(input, 'load_shed', 'load_shedding', input.loadShedRetryAfterMs, limits, requestsLimit, null);
+    const limits = protectiveReports(input, rpm, rpmLimit, concurrencyLimit, slotsInUse, cpm, cpmLimit);
+    return rejected(input, 'load_shed', 'load_shedding', input.loadShedRetryAfterMs, limits, limits[0] as LimitReport, null);
   }
 
   if (!rpm.allowed || !concurrencyOk || !cpm.allowed) {
@@ -155,31 +144,16 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
     if (!concurrencyOk && user !== null) retryAfterMs = Math.max(retryAfterMs, slotFreedAfterMs(user, slotsInUse - concurrencyLimit + 1, nowMs));
     if (!cpm.allowed) retryAfterMs = Math.max(retryAfterMs, cpm.retryAfterMs);
     const reason: Rejection = !rpm.allowed ? 'rate_limited' : !concurrencyOk ? 'concurrency_limited' : 'rate_limited';
-    const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
-    const limits = [
-      requestsLimit,
-      concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
-      gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
-    ];
-    return rejected(input, reason, 'protective_limits', retryAfterMs, limits, requestsLimit, null);
+    const limits = protectiveReports(input, rpm, rpmLimit, concurrencyLimit, slotsInUse, cpm, cpmLimit);
+    return rejected(input, reason, 'protective_limits', retryAfterMs, limits, limits[0] as LimitReport, null);
   }
 
   // 3. Included allowance: the least that remains across the family's windows pays first.
   const family: FamilyAllowance | null = account === null ? null : account.allowanceOf(input.family);
   const specs = family === null ? (plan.allowanceByFamily.get(input.family) ?? NO_WINDOWS) : family.specs;
-  let allowanceCredits = 0;
-  let bindingWindow = -1;
-  let bindingRemaining = 0;
-  for (let i = 0; i < specs.length; i++) {
-    const spec = specs[i] as AllowanceWindow;
-    const used = family === null ? 0 : (family.windows[i] as RollingWindow).usage(nowMs);
-    const remaining = spec.credits > used ? spec.credits - used : 0;
-    if (bindingWindow === -1 || remaining < bindingRemaining) {
-      bindingWindow = i;
-      bindingRemaining = remaining;
-    }
-  }
-  if (bindingWindow !== -1) allowanceCredits = bindingRemaining < cost ? bindingRemaining : cost;
+  bindAllowance(scratch, specs, family, nowMs);
+  const bindingRemaining = scratch.bindingRemaining;
+  const allowanceCredits = scratch.bindingWindow === -1 ? 0 : bindingRemaining < cost ? bindingRemaining : cost;
   const needCredits = cost - allowanceCredits;
 
   // 4. Credits: hold the rest, if the account can cover it.
@@ -187,31 +161,15 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
   if (needCredits > 0) {
     availableCredits = account === null ? 0 : account.availableCredits;
     if (needCredits > availableCredits) {
-      const requestsLimit = gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, periodMs);
-      const limits = [
-        requestsLimit,
-        concurrencyReport(user, concurrencyLimit, slotsInUse, false, nowMs, plan),
-        gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, periodMs),
-      ];
+      const limits = protectiveReports(input, rpm, rpmLimit, concurrencyLimit, slotsInUse, cpm, cpmLimit);
       pushAllowanceReports(limits, input, specs, family, 0);
-      return rejected(input, 'insufficient_credits', 'credits', null, limits, requestsLimit, availableCredits);
+      return rejected(input, 'insufficient_credits', 'credits', null, limits, limits[0] as LimitReport, availableCredits);
     }
   }
 
   // Admitted.
   scratch.allowanceCredits = allowanceCredits;
   scratch.heldCredits = needCredits;
-  let fundedBy = NO_FUNDING;
-  if (allowanceCredits > 0 && needCredits > 0) {
-    fundedBy = [
-      { source: 'allowance', window: (specs[bindingWindow] as AllowanceWindow).window, credits: allowanceCredits },
-      { source: 'credits', credits: needCredits },
-    ];
-  } else if (allowanceCredits > 0) {
-    fundedBy = [{ source: 'allowance', window: (specs[bindingWindow] as AllowanceWindow).window, credits: allowanceCredits }];
-  } else if (needCredits > 0) {
-    fundedBy = [{ source: 'credits', credits: needCredits }];
-  }
   const requestsLimit: LimitReport = { name: LIMIT_NAMES.userRequestsPerMinute, limit: rpmLimit, remaining: rpm.remaining, resetMs: rpm.resetMs };
   const limits: LimitReport[] = [
     requestsLimit,
@@ -219,6 +177,63 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
     { name: LIMIT_NAMES.accountCreditsPerMinute, limit: cpmLimit, remaining: cpm.remaining, resetMs: cpm.resetMs },
   ];
   if (specs.length > 0) pushAllowanceReports(limits, input, specs, family, allowanceCredits);
+  return admitted(input, fundingOf(specs, scratch.bindingWindow, allowanceCredits, needCredits), needCredits, limits, requestsLimit, availableCredits);
+}
+
+/** The protective limits' reports of a rejected request, the user's requests per minute first (`requestsLimit`). */
+function protectiveReports(
+  input: WaterfallInput,
+  rpm: GcraResult,
+  rpmLimit: number,
+  concurrencyLimit: number,
+  slotsInUse: number,
+  cpm: GcraResult,
+  cpmLimit: number,
+): LimitReport[] {
+  return [
+    gcraReportNow(LIMIT_NAMES.userRequestsPerMinute, rpm, rpmLimit, PERIOD_MS),
+    concurrencyReport(input.user, concurrencyLimit, slotsInUse, false, input.nowMs, input.plan),
+    gcraReportNow(LIMIT_NAMES.accountCreditsPerMinute, cpm, cpmLimit, PERIOD_MS),
+  ];
+}
+
+/** Into `scratch`: the allowance window of the family with the least remaining, the one that pays first. */
+function bindAllowance(scratch: WaterfallScratch, specs: readonly AllowanceWindow[], family: FamilyAllowance | null, nowMs: number): void {
+  scratch.bindingWindow = -1;
+  scratch.bindingRemaining = 0;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i] as AllowanceWindow;
+    const used = family === null ? 0 : (family.windows[i] as RollingWindow).usage(nowMs);
+    const remaining = spec.credits > used ? spec.credits - used : 0;
+    if (scratch.bindingWindow === -1 || remaining < scratch.bindingRemaining) {
+      scratch.bindingWindow = i;
+      scratch.bindingRemaining = remaining;
+    }
+  }
+}
+
+/** Who pays an admitted request: the binding allowance window, then credits, in that order. */
+function fundingOf(specs: readonly AllowanceWindow[], bindingWindow: number, allowanceCredits: number, needCredits: number): readonly FundingSource[] {
+  if (allowanceCredits > 0 && needCredits > 0) {
+    return [
+      { source: 'allowance', window: (specs[bindingWindow] as AllowanceWindow).window, credits: allowanceCredits },
+      { source: 'credits', credits: needCredits },
+    ];
+  }
+  if (allowanceCredits > 0) return [{ source: 'allowance', window: (specs[bindingWindow] as AllowanceWindow).window, credits: allowanceCredits }];
+  if (needCredits > 0) return [{ source: 'credits', credits: needCredits }];
+  return NO_FUNDING;
+}
+
+function admitted(
+  input: WaterfallInput,
+  fundedBy: readonly FundingSource[],
+  needCredits: number,
+  limits: readonly LimitReport[],
+  requestsLimit: LimitReport,
+  availableCredits: number | null,
+): Decision {
+  const { plan, nowMs } = input;
   // A request that costs nothing, or that the allowance covers, is decided by the allowance layer.
   const decidedBy: DecidedBy = needCredits > 0 ? 'credits' : 'allowance';
   return {
@@ -236,7 +251,7 @@ export function runWaterfall(input: WaterfallInput, scratch: WaterfallScratch): 
     plan: plan.name,
     priceBookVersion: input.priceBookVersion,
     decidedAtMs: nowMs,
-    estimatedCredits: cost,
+    estimatedCredits: input.estimatedCredits,
     fundedBy,
     heldCredits: needCredits,
     reservationExpiresAtMs: nowMs + plan.reservationTimeoutMs,

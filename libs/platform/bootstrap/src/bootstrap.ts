@@ -60,7 +60,8 @@ export class WorkerBoot<E extends CommonEnv> {
     try {
       return read();
     } catch (error) {
-      process.stderr.write(`Invalid ${what}:\n  ${errorMessage(error)}\n`);
+      // ConfigProblems is the expected failure: its lines are the message, without the class name in front.
+      process.stderr.write(`Invalid ${what}:\n  ${error instanceof ConfigProblems ? error.message : errorMessage(error)}\n`);
       process.exit(1);
     }
   }
@@ -83,10 +84,10 @@ export class WorkerBoot<E extends CommonEnv> {
     this.lifecycle.every(name, intervalMs, job, options);
   }
 
-  /** Awaits `start`; a failure ends the process (exit 1) with `cannot start <what>`. */
-  async startOrExit(what: string, start: () => Promise<unknown>): Promise<void> {
+  /** Awaits `start` and returns what it returns; a failure ends the process (exit 1) with `cannot start <what>`. */
+  async startOrExit<T>(what: string, start: () => Promise<T>): Promise<T> {
     try {
-      await start();
+      return await start();
     } catch (error) {
       this.logger.fatal({ err: errorMessage(error) }, `cannot start ${what}`);
       process.exit(1);

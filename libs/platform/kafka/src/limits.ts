@@ -1,6 +1,6 @@
 /**
- * Every timeout, size, retry and backoff of the Kafka adapter, named (units last). Options of the classes in
- * kafka.ts override the defaults marked so; the rest are fixed for every service.
+ * Every timeout, size, retry and backoff of the Kafka adapter, named (units last). Options of the admin, producer and
+ * consumer classes override the defaults marked so; the rest are fixed for every service.
  */
 export const kafkaLimits = {
   /** A broker that does not accept a TCP connection within this is treated as down (kafkajs retries). */

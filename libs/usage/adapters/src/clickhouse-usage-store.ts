@@ -5,6 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Clickhouse, clickhouseErrorCode, identifier, isRetriableClickhouseError, quote } from '@access/platform-clickhouse';
+import type { PartitionWatermark, UsageStorePort } from '@access/usage-application';
 import { dateTimeOfMs, expiredPartitions, type IngestTable } from '@access/usage-domain';
 
 /** Tables that retention drops month partitions from: the tables of record and their rollups. */
@@ -16,13 +17,6 @@ export const RETAINED_TABLES = [
   'decisions_minutely',
   'user_activity_minutely',
 ] as const;
-
-export interface PartitionWatermark {
-  /** Highest stored offset, or -1n when nothing of this partition is stored. */
-  watermark: bigint;
-  /** Rows stored for this partition. */
-  rows: number;
-}
 
 /**
  * The SQL of a table's dedupe key (`dedupeKeyOf` in @access/usage-domain): a completion is one row per admission;
@@ -72,7 +66,7 @@ export function isRetriableStoreError(error: unknown): boolean {
   return code === undefined || !ROW_REJECTION_CODES.has(code);
 }
 
-export class ClickhouseUsageStore {
+export class ClickhouseUsageStore implements UsageStorePort {
   private readonly db: string;
 
   constructor(private readonly ch: Clickhouse) {
@@ -81,6 +75,11 @@ export class ClickhouseUsageStore {
 
   get database(): string {
     return this.ch.database;
+  }
+
+  /** `isRetriableStoreError`: false only when ClickHouse refused the rows themselves. */
+  isRetriable(error: unknown): boolean {
+    return isRetriableStoreError(error);
   }
 
   ping(): Promise<boolean> {

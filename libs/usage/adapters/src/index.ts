@@ -1,9 +1,8 @@
 /**
- * @access/usage-adapters: usage-ingest's I/O. The ClickHouse store, the Kafka-to-ClickHouse sink, retention, the
- * price book, and metrics. The decisions they act on are in @access/usage-domain.
+ * @access/usage-adapters: usage-ingest's I/O. The ClickHouse store, the Kafka-to-ClickHouse sink, the price book, and
+ * metrics. The use cases they run are in @access/usage-application, the decisions those make in @access/usage-domain.
  */
-export { ClickhouseUsageStore, RETAINED_TABLES, isRetriableStoreError, type PartitionWatermark } from './clickhouse-usage-store';
+export { ClickhouseUsageStore, RETAINED_TABLES, isRetriableStoreError } from './clickhouse-usage-store';
 export { UsageSink, defaultSinkTopics, type SinkTopic, type UsageSinkOptions } from './usage-sink';
-export { RetentionJob } from './retention-job';
-export { IngestMetrics } from './metrics';
+export { IngestMetrics, ingestObserver } from './metrics';
 export { loadPriceBook, priceFnOf } from './pricing';

@@ -1,4 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from '@access/platform-observability';
+import type { IngestObserver } from '@access/usage-application';
+import { errorMessage } from '@access/platform-kafka';
+import { Counter, Gauge, Histogram, type Logger, type Registry } from '@access/platform-observability';
 
 /** What an operator watches: throughput, what was skipped and why, dead letters, retries, and lag. */
 export class IngestMetrics {
@@ -42,4 +44,23 @@ export class IngestMetrics {
     this.lagMessages = new Gauge({ name: 'usage_ingest_lag_messages', help: 'High watermark minus committed offset, per consumer group and partition', labelNames: ['group', 'topic', 'partition'], registers });
     this.retentionDropped = new Counter({ name: 'usage_ingest_retention_partitions_dropped_total', help: 'Month partitions dropped by retention', labelNames: ['table'], registers });
   }
+}
+
+/** The use cases' observer: counts into `metrics`, and the lines an operator reads into `logger`. */
+export function ingestObserver(metrics: IngestMetrics, logger: Logger): IngestObserver {
+  return {
+    skipped: (table, reason, rows) => metrics.rowsSkipped.inc({ table, reason }, rows),
+    lookedUp: (table, keys) => metrics.lookups.inc({ table }, keys),
+    inserted: (table, rows) => metrics.rowsInserted.inc({ table }, rows),
+    batchDone: (table) => metrics.batches.inc({ table }),
+    recovered: (table, detail) => {
+      metrics.recoveries.inc({ table });
+      logger.info({ table, ...detail }, 'partition recovered from ClickHouse');
+    },
+    retentionDropped: (dropped) => {
+      metrics.retentionDropped.inc({ table: dropped.table });
+      logger.info(dropped, 'retention: dropped month partition');
+    },
+    retentionFailed: (error) => logger.warn({ err: errorMessage(error) }, 'retention pass failed; will try again'),
+  };
 }

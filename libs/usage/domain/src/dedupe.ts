@@ -1,7 +1,7 @@
 /**
  * Exactly-once into ClickHouse without transactions. A row must never be inserted twice, because the rollups are fed
  * by materialized views at insert time and would count it twice for ever. What "twice" means is the row's dedupe key
- * (`dedupeKeyOf` in rows.ts): the `admissionId` of a completion (one completed request is one row, whatever event id
+ * (`dedupeKeyOf` below): the `admissionId` of a completion (one completed request is one row, whatever event id
  * a producer's retry gave it), and (`source`, `id`) of every other event. Three checks, cheapest first:
  *
  * 1. Offset watermark, per (topic, partition): the highest offset already stored, read from ClickHouse on start and
@@ -20,6 +20,7 @@
  * A producer's retry is younger than the window; an old event republished (`access ledger replay`) is not, and is
  * looked up. So the dedupe window is the whole retention period, at the cost of a lookup only for old keys.
  */
+import { EVENTS, eventIdentity, uuidv7Schema, uuidv7TimeMs, type AnyAccessEvent } from '@access/contracts';
 
 /** The in-memory window of one partition: the most recent stored dedupe keys, oldest evicted first. */
 export class RecentIds {
@@ -128,4 +129,27 @@ export function planBatch(candidates: readonly Candidate[], watermark: bigint, r
     }
   });
   return plan;
+}
+
+export interface DedupeKey {
+  /** What makes two events one row: see the top of this file. */
+  key: string;
+  /** When the key was created, from its UUIDv7; -Infinity when it carries no time (an id from another producer). */
+  keyTimeMs: number;
+}
+
+function creationTimeMs(id: string): number {
+  return uuidv7Schema.safeParse(id).success ? uuidv7TimeMs(id) : Number.NEGATIVE_INFINITY;
+}
+
+/**
+ * The dedupe key of an event's row. A completion is one row per `admissionId` (CONTRACTS.md: a second completion of
+ * the same admission, under a new event id with the same or other content, never adds a row); every other event is
+ * one row per (`source`, `id`).
+ */
+export function dedupeKeyOf(event: AnyAccessEvent): DedupeKey {
+  if (event.type === EVENTS.usageRequestCompleted) {
+    return { key: event.data.admissionId, keyTimeMs: creationTimeMs(event.data.admissionId) };
+  }
+  return { key: eventIdentity(event), keyTimeMs: creationTimeMs(event.id) };
 }

@@ -6,11 +6,6 @@
 export {
   INGEST_TABLES,
   gpuSecondsMax,
-  dedupeKeyOf,
-  mapEvent,
-  shortEventName,
-  withAllowance,
-  type DedupeKey,
   type DecisionRow,
   type IngestRow,
   type IngestTable,
@@ -20,8 +15,10 @@ export {
   type MappedRow,
   type PriceFn,
   type UsageRow,
-} from './rows';
-export { RecentIds, planBatch, type BatchPlan, type Candidate, type SkipReason } from './dedupe';
+} from './columns';
+export { mapEvent, withAllowance } from './rows';
+export { shortEventName } from './ledger-rows';
+export { RecentIds, dedupeKeyOf, planBatch, type BatchPlan, type Candidate, type DedupeKey, type SkipReason } from './dedupe';
 export { chunkLines } from './chunk';
 export { expiredPartitions, isExpired, monthEndMs, monthOf, retentionCutoffMs } from './retention';
 export { dateTimeOfMs, splitIsoTime, type SplitTime } from './time';

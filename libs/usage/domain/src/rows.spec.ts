@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EVENTS, goldenEvent, ledgerEventTypes, type AnyAccessEvent } from '@access/contracts';
-import { mapEvent, shortEventName, type DecisionRow, type LedgerRow, type MapContext, type UsageRow } from './rows';
+import type { DecisionRow, LedgerRow, MapContext, UsageRow } from './columns';
+import { shortEventName } from './ledger-rows';
+import { mapEvent } from './rows';
 
 const from = { topic: 'access.admissions.v1', partition: 3, offset: '42', timestampMs: 1_790_000_000_123 };
 const context: MapContext = { price: () => ({ ok: true, credits: 160 }), nowMs: Date.parse('2026-11-25T10:01:00.000Z') };

@@ -1,0 +1,3 @@
+import { accessProject } from '../../../vitest.shared.mts';
+
+export default accessProject(import.meta.url);
