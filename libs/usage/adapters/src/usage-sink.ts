@@ -13,7 +13,8 @@
  * only then takes a missing decision as none (the ledger charges such a completion in full, too).
  */
 import { SOURCES, TOPICS, uuidv7Schema, uuidv7TimeMs } from '@access/contracts';
-import type { Logger } from '@access/platform-observability';
+import { clickhouseInsertSpan } from '@access/platform-clickhouse';
+import { withSpans, type Logger } from '@access/platform-observability';
 import {
   EventConsumer,
   KafkaAdmin,
@@ -238,8 +239,10 @@ export class UsageSink {
     for (const chunk of chunkLines(lines, limits.insertRowsMax, limits.insertBytesMax)) {
       const rows = toInsert.slice(position, position + chunk.length);
       position += chunk.length;
-      // Chunks of one partition go one after the other, so its rows reach ClickHouse in offset order.
-      await this.guard(state, () => writer.write(chunk));
+      // Chunks of one partition go one after the other, so its rows reach ClickHouse in offset order. The INSERT shows
+      // in the trace of each message it stores (a child of the message's `process` span).
+      const parents = rows.map((k) => k.consumed.processTraceparent);
+      await this.guard(state, () => withSpans(`INSERT ${spec.table}`, parents, clickhouseInsertSpan(spec.table, rows.length), () => writer.write(chunk)));
       metrics.rowsInserted.inc({ table: spec.table }, rows.length);
       // The chunk is stored: the watermark and the window say so, so a retry of this batch skips it.
       for (const k of rows) state.recent.add(k.key, k.consumed.timestampMs);
