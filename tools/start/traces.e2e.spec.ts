@@ -10,8 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireStack, testName } from '@access/testing';
-import { startSystem, type TestSystem } from '@access/testing-system';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver';
+import { startOtlpReceiver, startSystem, type OtlpReceiver, type ReceivedSpan, type TestSystem } from '@access/testing-system';
 
 const SERVER = 2;
 const CLIENT = 3;
