@@ -4,7 +4,7 @@
  * ERROR only for 5xx answers (a 4xx is the client's error, not the server's).
  */
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
-import { SpanKind, startSpan, type Traced } from '@access/platform-observability';
+import { SpanKind, startSpan, tracingEnabled, type Attributes, type TraceHeaders, type Traced } from '@access/platform-observability';
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -17,11 +17,15 @@ function header(headers: Headers, name: string): string | undefined {
  * Runs `run` in a span named `<method> <route>`; `statusOf` reads the answer's status from its result. A throw is
  * answered by its `getStatus()` (Nest's HttpException) or 500.
  */
-export async function inServerSpan<T>(method: string, route: string, headers: Headers, run: (span: Traced) => Promise<T>, statusOf: (result: T) => number): Promise<T> {
-  const span = startSpan(`${method} ${route}`, { traceparent: header(headers, 'traceparent'), tracestate: header(headers, 'tracestate') }, {
-    kind: SpanKind.SERVER,
-    attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route },
-  });
+export function inServerSpan<T>(method: string, route: string, headers: Headers, run: (span: Traced) => Promise<T>, statusOf: (result: T) => number): Promise<T> {
+  const parent = { traceparent: header(headers, 'traceparent'), tracestate: header(headers, 'tracestate') };
+  // Tracing off (the admission hot path's usual case): no span, and no extra await around the request.
+  if (!tracingEnabled()) return run(startSpan('', parent, { kind: SpanKind.SERVER }));
+  return recordRequest(`${method} ${route}`, parent, { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route }, run, statusOf);
+}
+
+async function recordRequest<T>(name: string, parent: TraceHeaders, attributes: Attributes, run: (span: Traced) => Promise<T>, statusOf: (result: T) => number): Promise<T> {
+  const span = startSpan(name, parent, { kind: SpanKind.SERVER, attributes });
   let result: T;
   try {
     result = await run(span);

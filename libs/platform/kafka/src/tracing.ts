@@ -59,7 +59,13 @@ export function startSendSpan(topic: string, parent: string | TraceHeaders | und
  * Sends one message in a PRODUCER span: `send` receives the message with the span's trace headers (tracing off:
  * the parent's) and the span ends with the broker's answer.
  */
-export async function tracedSend(message: OutgoingMessage, parent: string | undefined, send: (message: OutgoingMessage) => Promise<void>): Promise<void> {
+export function tracedSend(message: OutgoingMessage, parent: string | undefined, send: (message: OutgoingMessage) => Promise<void>): Promise<void> {
+  // Tracing off: no span and no extra await (admission sends every decision through here).
+  if (!tracingEnabled()) return send({ ...message, headers: withTraceHeaders(message.headers ?? {}, startSpan('', parent, { kind: SpanKind.PRODUCER })) });
+  return sendInSpan(message, parent, send);
+}
+
+async function sendInSpan(message: OutgoingMessage, parent: string | undefined, send: (message: OutgoingMessage) => Promise<void>): Promise<void> {
   const span = startSendSpan(message.topic, parent, message.key);
   const traced = { ...message, headers: withTraceHeaders(message.headers ?? {}, span) };
   try {

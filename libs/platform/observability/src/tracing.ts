@@ -40,10 +40,18 @@ export const tracingLimits = {
 } as const;
 
 /** The W3C header value: version 00, 32 hex trace id (not all zero), 16 hex span id (not all zero), 2 hex flags. */
-const traceparentPattern = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+const traceparentPattern = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const zeroTraceId = '0'.repeat(32);
+const zeroSpanId = '0'.repeat(16);
 
 export function isTraceparent(value: string | undefined): value is string {
-  return value !== undefined && value.length === 55 && traceparentPattern.test(value);
+  return (
+    value !== undefined &&
+    value.length === 55 &&
+    traceparentPattern.test(value) &&
+    !value.startsWith(zeroTraceId, 3) &&
+    !value.startsWith(zeroSpanId, 36)
+  );
 }
 
 /** Reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER_ARG and OTEL_BSP_SCHEDULE_DELAY. */
@@ -171,8 +179,8 @@ export interface SpanOptions {
  * trace when absent or invalid). Tracing off: nothing is created; the handle carries the valid parent on.
  */
 export function startSpan(name: string, parent: string | TraceHeaders | undefined, options: SpanOptions): Traced {
+  if (tracer === undefined) return typeof parent === 'string' ? (isTraceparent(parent) ? new PassThrough(parent, undefined) : nothing) : passThrough(parent);
   const parentHeaders = typeof parent === 'string' ? { traceparent: parent } : parent;
-  if (tracer === undefined) return passThrough(parentHeaders);
   const context = parentHeaders?.traceparent === undefined ? ROOT_CONTEXT : w3c.extract(ROOT_CONTEXT, parentHeaders, defaultTextMapGetter);
   const links = options.links === undefined ? undefined : linksOf(options.links);
   return recorded(tracer.startSpan(name, { kind: options.kind, attributes: options.attributes, links }, context));
@@ -207,14 +215,28 @@ function linksOf(traceparents: readonly (string | undefined)[]): Link[] {
   return links;
 }
 
+/** Tracing off: the caller's context, when valid, and nothing else (a class: no closures per call on the hot path). */
+class PassThrough implements Traced {
+  constructor(
+    readonly traceparent: string | undefined,
+    private readonly tracestate: string | undefined,
+  ) {}
+
+  headers(): TraceHeaders {
+    if (this.traceparent === undefined) return {};
+    return this.tracestate === undefined ? { traceparent: this.traceparent } : { traceparent: this.traceparent, tracestate: this.tracestate };
+  }
+
+  setAttributes(): void {}
+
+  end(): void {}
+}
+
+const nothing = new PassThrough(undefined, undefined);
+
 function passThrough(parent: TraceHeaders | undefined): Traced {
-  const valid = isTraceparent(parent?.traceparent) ? parent : undefined;
-  return {
-    traceparent: valid?.traceparent,
-    headers: () => (valid === undefined ? {} : valid.tracestate === undefined ? { traceparent: valid.traceparent } : { traceparent: valid.traceparent, tracestate: valid.tracestate }),
-    setAttributes: () => undefined,
-    end: () => undefined,
-  };
+  if (parent === undefined || !isTraceparent(parent.traceparent)) return nothing;
+  return new PassThrough(parent.traceparent, parent.tracestate);
 }
 
 function recorded(span: Span): Traced {
