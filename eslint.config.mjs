@@ -55,7 +55,8 @@ export default [
     },
   },
   {
-    // Service code reaches Kafka and ClickHouse only through @access/platform-kafka and @access/platform-clickhouse.
+    // Service code reaches Kafka and ClickHouse only through @access/platform-kafka and @access/platform-clickhouse, and
+    // OpenTelemetry only through the platform's tracing helpers.
     // TypeORM is not on this list: the ledger's adapters write raw SQL on the DataSource that @access/platform-postgres
     // creates (docs/decisions/0002-raw-sql-with-typeorm.md).
     files: ['apps/**/*.ts', 'libs/credit-ledger/**/*.ts', 'libs/admission/**/*.ts', 'libs/usage/**/*.ts', 'libs/load-feedback/**/*.ts'],
@@ -63,6 +64,8 @@ export default [
       'no-restricted-imports': ['error', { paths: [
         { name: 'kafkajs', message: 'Use @access/platform-kafka.' },
         { name: '@clickhouse/client', message: 'Use @access/platform-clickhouse.' },
+        { name: '@opentelemetry/api', message: 'Use the tracing helpers of @access/platform-observability and @access/platform-kafka.' },
+        { name: '@opentelemetry/sdk-trace', message: 'Tracing is set up once, by @access/platform-observability.' },
       ] }],
     },
   },

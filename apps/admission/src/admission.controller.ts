@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionService } from '@access/admission-application';
 import {
@@ -11,8 +11,8 @@ import {
   type HttpAnswer,
   type RoutedAnswer,
 } from '@access/admission-adapters';
-import { RequireScope } from '@access/platform-http';
-import { childTraceparent } from '@access/platform-kafka';
+import { RequireScope, inServerSpan } from '@access/platform-http';
+import type { Traced } from '@access/platform-observability';
 
 /**
  * The admission API of CONTRACTS.md. Thin: parse the body at the edge (400 naming each bad field), route it to the
@@ -29,17 +29,15 @@ export class AdmissionController {
   @Post()
   @HttpCode(200)
   @RequireScope('admission:decide')
-  async admit(
-    @Body() body: unknown,
-    @Headers('traceparent') traceparent: string | undefined,
-    @Req() request: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<object> {
-    const input = parseAdmissionRequest(body);
-    const routed = await this.router.route(routedRequest(request, input.accountId, body), async () => {
-      const outcome = await this.service.admit(input, traceparent === undefined ? undefined : childTraceparent(traceparent));
-      return outcome.kind === 'not_owner' ? 'not_owner' : renderAdmitOutcome(outcome);
-    });
+  async admit(@Body() body: unknown, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<object> {
+    // The decision is published in this span's trace (a child of the caller's traceparent, if it sent one).
+    const routed = await inServerSpan('POST', '/v1/admissions', request.headers, async (span) => {
+      const input = parseAdmissionRequest(body);
+      return this.router.route(routedRequest(request, input.accountId, body, span), async () => {
+        const outcome = await this.service.admit(input, span.traceparent);
+        return outcome.kind === 'not_owner' ? 'not_owner' : renderAdmitOutcome(outcome);
+      });
+    }, statusOf);
     return send(reply, routed);
   }
 
@@ -49,26 +47,30 @@ export class AdmissionController {
   async complete(
     @Param('admissionId') admissionId: string,
     @Body() body: unknown,
-    @Headers('traceparent') traceparent: string | undefined,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<object> {
-    const data = parseCompletionRequest(admissionId, body);
-    const routed = await this.router.route(routedRequest(request, data.accountId, body), async () => {
-      const outcome = await this.service.complete(data, traceparent === undefined ? undefined : childTraceparent(traceparent));
-      return outcome.kind === 'not_owner' ? 'not_owner' : renderCompleteOutcome(admissionId, outcome);
-    });
+    const routed = await inServerSpan('POST', '/v1/admissions/:admissionId/complete', request.headers, async (span) => {
+      const data = parseCompletionRequest(admissionId, body);
+      return this.router.route(routedRequest(request, data.accountId, body, span), async () => {
+        const outcome = await this.service.complete(data, span.traceparent);
+        return outcome.kind === 'not_owner' ? 'not_owner' : renderCompleteOutcome(admissionId, outcome);
+      });
+    }, statusOf);
     return send(reply, routed);
   }
 }
 
-/** What the owner needs to decide the same request: the route, the caller's credentials and trace, the body. */
-function routedRequest(request: FastifyRequest, accountId: string, body: unknown) {
-  const headers: Record<string, string> = {};
-  for (const name of ['authorization', 'traceparent', 'tracestate']) {
-    const value = request.headers[name];
-    if (typeof value === 'string') headers[name] = value;
-  }
+const statusOf = (routed: RoutedAnswer) => routed.answer.status;
+
+/**
+ * What the owner needs to decide the same request: the route, the caller's credentials, the trace (this replica's
+ * span as the parent; tracing off, the caller's context), the body.
+ */
+function routedRequest(request: FastifyRequest, accountId: string, body: unknown, span: Traced) {
+  const authorization = request.headers.authorization;
+  const headers: Record<string, string> = { ...span.headers() };
+  if (typeof authorization === 'string') headers.authorization = authorization;
   const forwardedBy = request.headers[FORWARDED_HEADER];
   return { accountId, path: request.url, headers, body: () => JSON.stringify(body), forwardedBy: typeof forwardedBy === 'string' ? forwardedBy : undefined };
 }

@@ -42,7 +42,8 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
-export async function startSystem(stack: Stack, services: readonly ServiceName[]): Promise<TestSystem> {
+/** `options.env` is added to every service's environment (e.g. OTEL_* to export their traces to the test). */
+export async function startSystem(stack: Stack, services: readonly ServiceName[], options: { env?: Record<string, string> } = {}): Promise<TestSystem> {
   const id = testName('sys');
   const topics = Object.fromEntries(Object.entries(TOPICS).map(([key, name]) => [key, `${id}.${name}`])) as Record<TopicKey, string>;
   const ledgerSchema = id;
@@ -107,6 +108,7 @@ export async function startSystem(stack: Stack, services: readonly ServiceName[]
     LOAD_FEEDBACK_TOPIC_LIMITS: topics.limits,
     LOAD_FEEDBACK_TOPIC_REPUTATION: topics.reputation,
     LOAD_FEEDBACK_TOPIC_DEADLETTER: topics.deadletter,
+    ...options.env,
   };
   const running = new Map<ServiceName, Service>();
   const close = async () => {

@@ -16,7 +16,7 @@
  */
 import { EVENTS } from '@access/contracts';
 import type { PriceBook } from '@access/catalog';
-import { decodeEvent, RawBatchConsumer, type BatchContext, type ConsumedMessage, type Kafka } from '@access/platform-kafka';
+import { decodeEvent, RawBatchConsumer, startProcessSpans, type BatchContext, type ConsumedMessage, type Kafka } from '@access/platform-kafka';
 import {
   OffsetFencedError,
   intakeBatch,
@@ -163,9 +163,13 @@ export class LedgerConsumer {
       if (context.isStopping()) return;
       const chunk = fresh.slice(i, i + messagesPerChunk);
       const nextOffset = (BigInt(chunk[chunk.length - 1]!.offset) + 1n).toString();
+      // One `process` span per message, a child of its producer's: the events and balances it causes carry it on.
+      const spans = startProcessSpans(chunk, this.options.groupId);
       try {
-        await this.apply(chunk, topic, partition, expected, nextOffset);
+        await this.apply(chunk, topic, partition, expected, nextOffset, spans.traceparentOf);
+        spans.end();
       } catch (error) {
+        spans.end(error);
         if (!(error instanceof OffsetFencedError)) throw error;
         const stored = (await this.store.storedOffsets(this.options.groupId, topic)).get(partition) ?? null;
         this.positions.set(key, stored);
@@ -181,7 +185,14 @@ export class LedgerConsumer {
     }
   }
 
-  private async apply(chunk: ConsumedMessage[], topic: string, partition: number, expected: string | null, nextOffset: string): Promise<void> {
+  private async apply(
+    chunk: ConsumedMessage[],
+    topic: string,
+    partition: number,
+    expected: string | null,
+    nextOffset: string,
+    traceOf: (index: number) => string | undefined,
+  ): Promise<void> {
     const now = new Date(this.clock()).toISOString();
     const expectedType = topic === this.options.admissionsTopic ? EVENTS.admissionDecided : EVENTS.usageRequestCompleted;
     const deadLetters: DeadLetter[] = [];
@@ -190,8 +201,8 @@ export class LedgerConsumer {
       deadLetters.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers, error, consumer: this.consumerName });
     };
 
-    const intakes: { message: ConsumedMessage; intake: Intake; causationId: string }[] = [];
-    for (const message of chunk) {
+    const intakes: { message: ConsumedMessage; intake: Intake; causationId: string; traceparent: string | undefined }[] = [];
+    for (const [index, message] of chunk.entries()) {
       // The topic check is the type check below: the ledger's topics are configurable (tests give each run its own).
       const parsed = decodeEvent(message, { checkTopic: false });
       if (!parsed.ok) {
@@ -204,13 +215,13 @@ export class LedgerConsumer {
       }
       const intake = intakeOf(parsed.event, this.options.priceBook);
       if (intake.kind === 'invalid') dead(message, intake.reason);
-      else intakes.push({ message, intake, causationId: parsed.event.id });
+      else intakes.push({ message, intake, causationId: parsed.event.id, traceparent: traceOf(index) });
     }
 
     // Every command carries its message's Kafka timestamp (`causedAtMs`); the allowance parts recorded before
     // this batch are read once it holds its accounts (see intakeBatch).
     const batch = intakeBatch(
-      intakes.map(({ message, intake, causationId }) => ({ intake, causationId, causedAtMs: message.timestampMs, ref: message })),
+      intakes.map(({ message, intake, causationId, traceparent }) => ({ intake, causationId, causedAtMs: message.timestampMs, traceparent, ref: message })),
       now,
     );
     const prepare = async () => {

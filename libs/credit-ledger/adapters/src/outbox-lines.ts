@@ -1,10 +1,12 @@
 /**
- * The text of an outbox row, pure: one message per line, `kind TAB key TAB value`, and on balance lines an
- * optional fourth field, `causedAtMs`: when the oldest message whose effect the balance includes was published
- * (its Kafka timestamp). Keys are ids or topic names and values are JSON (JSON.stringify escapes tabs and
- * newlines inside strings and writes no whitespace of its own), so neither holds a tab or a newline, and a fourth
- * field is unambiguous. Rows written before the field existed have three fields and still parse.
+ * The text of an outbox row, pure: one message per line, `kind TAB key TAB value`, then two optional fields:
+ * `causedAtMs` (balance lines: when the oldest message whose effect the balance includes was published, its Kafka
+ * timestamp; empty when unknown) and `traceparent` (the W3C trace context the message is published with: the
+ * ledger's span of the message that caused it). Keys are ids or topic names and values are JSON (JSON.stringify
+ * escapes tabs and newlines inside strings and writes no whitespace of its own), so neither holds a tab or a newline,
+ * and the optional fields are unambiguous. Rows written before a field existed have fewer fields and still parse.
  */
+import { isTraceparent } from '@access/platform-observability';
 
 /** Where an outbox message goes: access.ledger.v1, access.balances.v1 or access.deadletter.v1. */
 export type OutboxKind = 'ledger' | 'balance' | 'deadletter';
@@ -15,10 +17,15 @@ export interface OutboxLine {
   readonly value: string;
   /** Balance lines: publication time (epoch ms) of the oldest cause; null when unknown (no consumed message caused it). */
   readonly causedAtMs: number | null;
+  /** The W3C traceparent to publish the message with; undefined when its cause carried none. */
+  readonly traceparent?: string;
 }
 
-export function formatOutboxLine(kind: OutboxKind, key: string, value: string, causedAtMs: number | null = null): string {
-  return causedAtMs === null ? `${kind}\t${key}\t${value}` : `${kind}\t${key}\t${value}\t${causedAtMs}`;
+export function formatOutboxLine(kind: OutboxKind, key: string, value: string, causedAtMs: number | null = null, traceparent?: string): string {
+  const base = `${kind}\t${key}\t${value}`;
+  // Only a well-formed traceparent is written: a header read from Kafka could hold a tab or a newline.
+  if (isTraceparent(traceparent)) return `${base}\t${causedAtMs ?? ''}\t${traceparent}`;
+  return causedAtMs === null ? base : `${base}\t${causedAtMs}`;
 }
 
 export function parseOutboxLine(line: string): OutboxLine {
@@ -26,20 +33,25 @@ export function parseOutboxLine(line: string): OutboxLine {
   const tab2 = line.indexOf('\t', tab1 + 1);
   const tab3 = line.indexOf('\t', tab2 + 1);
   if (tab3 < 0) return { kind: line.slice(0, tab1), key: line.slice(tab1 + 1, tab2), value: line.slice(tab2 + 1), causedAtMs: null };
+  const tab4 = line.indexOf('\t', tab3 + 1);
   // A measurement, not money: a field that does not read as a time is dropped rather than failing the publisher.
-  const causedAtMs = Number(line.slice(tab3 + 1));
-  return {
+  const causedAtMs = Number(tab4 < 0 ? line.slice(tab3 + 1) : line.slice(tab3 + 1, tab4));
+  const parsed = {
     kind: line.slice(0, tab1),
     key: line.slice(tab1 + 1, tab2),
     value: line.slice(tab2 + 1, tab3),
     causedAtMs: Number.isSafeInteger(causedAtMs) && causedAtMs > 0 ? causedAtMs : null,
   };
+  // Trace context, not money either: anything but a W3C traceparent is dropped.
+  const traceparent = tab4 < 0 ? undefined : line.slice(tab4 + 1);
+  return traceparent !== undefined && isTraceparent(traceparent) ? { ...parsed, traceparent } : parsed;
 }
 
 /**
  * The lines to publish, in order, with only the newest balance of each account (the balances topic is compacted:
  * older ones are noise). The balance kept takes the minimum `causedAtMs` of the balances it replaces, because it
- * reflects all of their causes and the oldest of them has waited longest.
+ * reflects all of their causes and the oldest of them has waited longest; it keeps its own `traceparent` (its newest
+ * cause's trace).
  */
 export function coalesceBalances(lines: readonly OutboxLine[]): OutboxLine[] {
   const newest = new Map<string, number>();

@@ -11,10 +11,14 @@
  * the newest balance of each account is sent (the older rows are deleted with it). A balance whose change a
  * consumed message caused carries header `access-caused-at` (the earliest cause among the rows it replaces), from
  * which admission measures freshness.
+ *
+ * Traces: a message whose outbox line names a `traceparent` (the ledger's span of its cause) is sent in a PRODUCER
+ * span of that trace, and carries the span's context in its `traceparent` header (tracing off: the stored one).
  */
 import type { DataSource } from 'typeorm';
 import { CAUSED_AT_HEADER, CLOUDEVENTS_CONTENT_TYPE } from '@access/contracts';
-import { sleep, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
+import { sleep, startSendSpan, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
+import type { Traced } from '@access/platform-observability';
 import type { LedgerStoreLimits } from './limits';
 import { coalesceBalances, parseOutboxLine, type OutboxLine } from './outbox-lines';
 import { LedgerSql, type HeldLock } from './postgres';
@@ -112,13 +116,26 @@ export class OutboxPublisher {
     if (rows.length === 0) return 0;
     const parsed: OutboxLine[] = [];
     for (const row of rows) for (const line of row.messages.split('\n')) parsed.push(parseOutboxLine(line));
+    const spans: Traced[] = [];
     const messages: OutgoingMessage[] = coalesceBalances(parsed).map((m) => {
       const topic = m.kind === 'ledger' ? this.topics.ledger : m.kind === 'balance' ? this.topics.balances : this.topics.deadletter;
       const headers: Record<string, string> = { 'content-type': CLOUDEVENTS_CONTENT_TYPE };
       if (m.causedAtMs !== null) headers[CAUSED_AT_HEADER] = String(m.causedAtMs);
+      if (m.traceparent !== undefined) {
+        // A `send` span in the trace of the message's cause; its context goes out in the headers.
+        const span = startSendSpan(topic, m.traceparent, m.key);
+        spans.push(span);
+        Object.assign(headers, span.headers());
+      }
       return { topic, key: m.key, value: m.value, headers };
     });
-    await publishInOrder(this.producer, messages);
+    try {
+      await publishInOrder(this.producer, messages);
+    } catch (error) {
+      for (const span of spans) span.end(error);
+      throw error;
+    }
+    for (const span of spans) span.end();
     await this.sql.deleteOutboxRows(rows.map((r) => r.id));
     this.observer.published?.(messages.length, rows.length);
     return rows.length;

@@ -27,6 +27,11 @@ export interface AccountCommand<Ref = unknown> {
    * jobs) leave it out: their balances carry no cause and are not measured.
    */
   readonly causedAtMs?: number;
+  /**
+   * The W3C `traceparent` of the span that handled its cause (the ledger consumer's span of the message). The ledger
+   * events and the balance it produces are published with it, so the cause's trace continues through them.
+   */
+  readonly traceparent?: string;
   /** The caller's handle, returned with the outcome. */
   readonly ref?: Ref;
 }

@@ -15,6 +15,8 @@ export interface ConsumedIntake<Ref> {
   readonly causationId: string;
   /** The message's Kafka timestamp: the balance it changes takes it to admission (freshness). */
   readonly causedAtMs: number;
+  /** The trace context its effects carry on (AccountCommand.traceparent). */
+  readonly traceparent?: string;
   readonly ref: Ref;
 }
 
@@ -39,14 +41,15 @@ export function intakeBatch<Ref>(intakes: readonly ConsumedIntake<Ref>[], now: s
       command: (state) => (allowanceOf.has(allowance.admissionId) ? null : refund(state)),
       causationId: from.causationId,
       causedAtMs: from.causedAtMs,
+      traceparent: from.traceparent,
       ref: from.ref,
     });
   };
   for (const from of intakes) {
-    const { intake, causationId, causedAtMs, ref } = from;
+    const { intake, causationId, causedAtMs, traceparent, ref } = from;
     switch (intake.kind) {
       case 'reserve':
-        items.push({ accountId: intake.accountId, command: reserveCommand(intake, now), causationId, causedAtMs, ref });
+        items.push({ accountId: intake.accountId, command: reserveCommand(intake, now), causationId, causedAtMs, traceparent, ref });
         if (intake.allowance !== null) remember(intake.allowance, from);
         break;
       case 'allowance':
@@ -58,6 +61,7 @@ export function intakeBatch<Ref>(intakes: readonly ConsumedIntake<Ref>[], now: s
           command: (state) => completionCommand(intake, allowanceOf.get(intake.admissionId), now)(state),
           causationId,
           causedAtMs,
+          traceparent,
           ref,
         });
         break;

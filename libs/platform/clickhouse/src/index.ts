@@ -1,3 +1,4 @@
 export * from './quote';
 export * from './client';
 export * from './migrations';
+export * from './tracing';

@@ -5,3 +5,4 @@ export * from './shell';
 export * from './runtime';
 export * from './openapi';
 export * from './request-metrics';
+export * from './tracing';

@@ -1,11 +1,12 @@
 /**
  * The start of every service's main.ts: configuration validated at boot (a bad value exits naming the
- * variable), JSON logs, metrics, readiness checks, and the Postgres pool that holds the service tokens.
+ * variable), JSON logs, metrics, traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set), readiness checks, and the
+ * Postgres pool that holds the service tokens.
  */
 import type { z } from 'zod';
 import { TokenStore } from '@access/platform-auth';
 import { commonEnvSchema, loadEnvOrExit, type CommonEnv } from '@access/platform-config';
-import { createLogger, createMetricsRegistry, redactUrl, type Logger } from '@access/platform-observability';
+import { createLogger, createMetricsRegistry, redactUrl, startTracingFromEnv, type Logger } from '@access/platform-observability';
 import { createDataSource, type DataSource } from '@access/platform-postgres';
 import type { Registry } from 'prom-client';
 import { Readiness, type ShellOptions } from './shell';
@@ -19,7 +20,7 @@ export interface Runtime<E> {
   db: DataSource;
   tokenStore: TokenStore;
   shell(openapi: object): ShellOptions;
-  /** Closes what the runtime opened (the Postgres pool). */
+  /** Closes what the runtime opened (the Postgres pool; the spans not yet exported are sent first). */
   close(): Promise<void>;
 }
 
@@ -30,6 +31,7 @@ export async function createRuntime<S extends z.ZodType<CommonEnv>>(
 ): Promise<Runtime<z.infer<S>>> {
   const env = loadEnvOrExit(schema);
   const logger = createLogger(name, env.LOG_LEVEL);
+  const tracing = await startTracingFromEnv(name, logger);
   const metrics = createMetricsRegistry(name);
   const readiness = new Readiness();
   const db = createDataSource({ url: env.DATABASE_URL, poolSizeMax: options.poolSizeMax ?? 5, applicationName: name });
@@ -57,6 +59,7 @@ export async function createRuntime<S extends z.ZodType<CommonEnv>>(
     tokenStore,
     shell: (openapi) => ({ logger, metrics, readiness, tokenStore, openapi }),
     close: async () => {
+      await tracing.shutdown().catch(() => undefined);
       if (db.isInitialized) await db.destroy();
     },
   };

@@ -8,6 +8,7 @@ import { CLOUDEVENTS_CONTENT_TYPE, EVENTS, TOPICS, makeEvent, messageKeyFor, new
 import { decodeEvent, type ContentMode } from './decode';
 import { NonRetriableError, errorMessage, isRetriable } from './errors';
 import { EventProducer, RawBatchConsumer, type BatchContext, type ConsumedMessage, type Kafka, type RawConsumerOptions } from './kafka';
+import { startProcessSpans } from './tracing';
 
 export { CLOUDEVENTS_CONTENT_TYPE };
 
@@ -19,6 +20,11 @@ export interface ConsumedEvent<E extends AnyAccessEvent = AnyAccessEvent> {
   key: string | null;
   /** W3C trace context of the producer, when it sent one. */
   traceparent: string | undefined;
+  /**
+   * The `traceparent` of this consumer's `process` span for the message (tracing off: the producer's, when valid):
+   * the parent of the work the message causes here (tracing.ts). Set by EventConsumer.
+   */
+  processTraceparent?: string;
   timestampMs: number;
   /** How the producer encoded it (CloudEvents structured or binary mode). */
   mode: ContentMode;
@@ -138,23 +144,33 @@ export class EventConsumer {
         if (decoded.ok) good.push(consumedEvent(message, decoded.event, decoded.mode));
         else poison.push({ message, reason: decoded.reason });
       }
-      if (good.length > 0) {
+      const spans = startProcessSpans(good.map((g) => g.message), this.options.groupId);
+      good.forEach((g, i) => (g.processTraceparent = spans.traceparentOf(i)));
+      try {
+        if (good.length > 0) await this.handleGood(good, poison, handler, context);
+        if (poison.length > 0) await this.deadLetter(poison);
+      } catch (error) {
+        spans.end(error);
+        throw error;
+      }
+      spans.end();
+    });
+  }
+
+  private async handleGood(good: ConsumedEvent[], poison: { message: ConsumedMessage; reason: string }[], handler: EventBatchHandler, context: BatchContext): Promise<void> {
+    try {
+      await handler(good, context);
+    } catch (error) {
+      if (isRetriable(error)) throw error;
+      for (const item of good) {
         try {
-          await handler(good, context);
-        } catch (error) {
-          if (isRetriable(error)) throw error;
-          for (const item of good) {
-            try {
-              await handler([item], context);
-            } catch (single) {
-              if (isRetriable(single)) throw single;
-              poison.push({ message: item.message, reason: errorMessage(single) });
-            }
-          }
+          await handler([item], context);
+        } catch (single) {
+          if (isRetriable(single)) throw single;
+          poison.push({ message: item.message, reason: errorMessage(single) });
         }
       }
-      if (poison.length > 0) await this.deadLetter(poison);
-    });
+    }
   }
 
   private async deadLetter(items: { message: ConsumedMessage; reason: string }[]): Promise<void> {

@@ -8,3 +8,4 @@ export * from './lag';
 export * from './deadletters';
 export * from './decode';
 export * from './limits';
+export * from './tracing';

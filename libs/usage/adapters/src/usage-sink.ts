@@ -6,7 +6,8 @@
  * batch with backoff, committing nothing meanwhile.
  */
 import { SOURCES, TOPICS } from '@access/contracts';
-import type { Logger } from '@access/platform-observability';
+import { clickhouseInsertSpan } from '@access/platform-clickhouse';
+import { withSpans, type Logger } from '@access/platform-observability';
 import { EventConsumer, KafkaAdmin, RetriableError, deadLetterMessage, errorMessage, type ConsumedEvent, type EventProducer, type Kafka } from '@access/platform-kafka';
 import { TableIngest, type DecisionsProgress, type IngestObserver } from '@access/usage-application';
 import type { IngestLimits, IngestTable, PriceFn } from '@access/usage-domain';
@@ -128,12 +129,17 @@ export class UsageSink {
 
   private tableIngest(table: IngestTable): TableIngest<ConsumedEvent> {
     const { store, limits, metrics } = this.options;
-    const writer = new InsertCoalescer(
+    const coalescer = new InsertCoalescer(
       store,
       table,
       { rowsMax: limits.insertRowsMax, bytesMax: limits.insertBytesMax, waitMsMax: limits.insertWaitMsMax, settleMsMax: limits.clickhouseRequestTimeoutMs },
       (_rows, seconds) => metrics.insertSeconds.observe({ table }, seconds),
     );
+    // The INSERT shows in the trace of each message it stores (a child of the message's `process` span).
+    const writer = {
+      write: (lines: readonly string[], sources: readonly ConsumedEvent[]) =>
+        withSpans(`INSERT ${table}`, sources.map((c) => c.processTraceparent), clickhouseInsertSpan(table, lines.length), () => coalescer.write(lines)),
+    };
     return new TableIngest<ConsumedEvent>({
       table,
       store,

@@ -45,9 +45,9 @@ export interface UsageStorePort {
   isRetriable(error: unknown): boolean;
 }
 
-/** Writes one table's rows (JSON lines), all or nothing, in call order per partition. */
-export interface RowWriter {
-  write(lines: readonly string[]): Promise<void>;
+/** Writes one table's rows (JSON lines), all or nothing, in call order per partition; `sources[i]` is line i's event. */
+export interface RowWriter<E extends IngestEvent = IngestEvent> {
+  write(lines: readonly string[], sources: readonly E[]): Promise<void>;
 }
 
 /** The decisions consumer's progress, for completions that wait for their decision. */

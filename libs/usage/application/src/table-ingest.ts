@@ -25,7 +25,7 @@ import type { DecisionsProgress, IngestEvent, IngestObserver, RowWriter, UsageSt
 export interface TableIngestOptions<E extends IngestEvent> {
   table: IngestTable;
   store: UsageStorePort;
-  writer: RowWriter;
+  writer: RowWriter<E>;
   price: PriceFn;
   limits: IngestLimits;
   observer: IngestObserver;
@@ -138,7 +138,7 @@ export class TableIngest<E extends IngestEvent> {
       const rows = toInsert.slice(position, position + chunk.length);
       position += chunk.length;
       // Chunks of one partition go one after the other, so its rows reach the store in offset order.
-      await this.guard(state, () => writer.write(chunk));
+      await this.guard(state, () => writer.write(chunk, rows.map((k) => k.consumed)));
       observer.inserted(table, rows.length);
       // The chunk is stored: the watermark and the window say so, so a retry of this batch skips it.
       for (const k of rows) state.recent.add(k.key, k.consumed.timestampMs);

@@ -1,6 +1,6 @@
 import type { DecisionSink } from '@access/admission-application';
 import { EVENTS, SOURCES, newEventId, type AccessEvent, type AdmissionDecidedV1, type UsageRequestCompletedV1 } from '@access/contracts';
-import { encodeEvent, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
+import { encodeEvent, tracedSend, type EventProducer, type OutgoingMessage } from '@access/platform-kafka';
 import { REPLICA_HEADER } from './state-reader';
 import type { AdmissionTopics } from './topics';
 
@@ -28,15 +28,18 @@ export class KafkaDecisionSink implements DecisionSink {
     private readonly fenced?: FencedDecisionWriter,
   ) {}
 
+  /** Each message is sent in a PRODUCER span, a child of `traceparent`, whose context its headers carry. */
   publishDecision(data: AdmissionDecidedV1, traceparent?: string): Promise<void> {
-    const message = encodeEvent(decidedEnvelope(data), this.topics.admissions, traceparent);
-    if (this.fenced === undefined) return this.producer.send(message);
-    message.headers = { ...message.headers, [REPLICA_HEADER]: this.fenced.replicaId };
-    return this.fenced.publish(message, this.fenced.partitionOf(data.accountId));
+    return tracedSend(encodeEvent(decidedEnvelope(data), this.topics.admissions), traceparent, (message) => {
+      const fenced = this.fenced;
+      if (fenced === undefined) return this.producer.send(message);
+      message.headers = { ...message.headers, [REPLICA_HEADER]: fenced.replicaId };
+      return fenced.publish(message, fenced.partitionOf(data.accountId));
+    });
   }
 
   publishCompletion(data: UsageRequestCompletedV1, traceparent?: string): Promise<void> {
-    return this.producer.send(encodeEvent(completedEnvelope(data, new Date().toISOString()), this.topics.usage, traceparent));
+    return tracedSend(encodeEvent(completedEnvelope(data, new Date().toISOString()), this.topics.usage), traceparent, (message) => this.producer.send(message));
   }
 }
 
