@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdmissionDecidedV1 } from '@access/contracts';
 import { AdmissionService } from './admission-service';
 import { NotOwnerError, type DecisionSink } from './ports';
+import { admissionServiceLimits, IDEMPOTENCY_ENTRIES_LIMIT, validateServiceLimits } from './limits';
 import { answerOf, completionOf, ManualClock, newService, openAccount, sequentialIds, shippedCatalog, video } from './spec-support';
 
 const decided = async (p: Promise<import('./admission-service').AdmitOutcome>) => {
@@ -190,6 +191,13 @@ describe('AdmissionService: idempotency across replicas', () => {
       expect(await zombie.admit(request)).toEqual({ kind: 'decided', event: answerOf(logged.event), replayed: true });
     },
   );
+});
+
+describe('AdmissionService: limits', () => {
+  it('given more idempotency entries than one V8 Map holds, then the limits are refused at boot', () => {
+    expect(validateServiceLimits({ ...admissionServiceLimits, idempotencyEntriesMax: IDEMPOTENCY_ENTRIES_LIMIT })).toEqual([]);
+    expect(validateServiceLimits({ ...admissionServiceLimits, idempotencyEntriesMax: IDEMPOTENCY_ENTRIES_LIMIT + 1 })).toHaveLength(1);
+  });
 });
 
 describe('AdmissionService: completions', () => {

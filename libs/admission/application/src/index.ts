@@ -12,7 +12,7 @@ export type { DecisionAnswer } from './decision-answer';
 export { decidedEventData, replayableOf } from './decision-event';
 export { digest64, fingerprintDigest, fingerprintOf, type RequestIdentity } from './fingerprint';
 export { IdempotencyStore } from './idempotency-store';
-export { admissionServiceLimits, replayLookbackMs, validateServiceLimits, type AdmissionServiceLimits } from './limits';
+export { admissionServiceLimits, IDEMPOTENCY_ENTRIES_LIMIT, replayLookbackMs, validateServiceLimits, type AdmissionServiceLimits } from './limits';
 export { NotOwnerError, isNotOwnerError, type Clock, type DecisionSink, type IdSource, type Ownership, type ServiceObserver } from './ports';
 export { ReplayLog, type ReplayItem } from './replay-log';
 export { ManualClock, MemorySink, sequentialIds } from './testing';
