@@ -32,6 +32,7 @@ export const admissionEnvSchema = commonEnvSchema.extend({
   ADMISSION_PRODUCER_LINGER_MS: z.coerce.number().int().min(0).max(50).default(1),
   /** Overrides the computed look-back of the restart replay (see replayLookbackMs). */
   ADMISSION_REPLAY_LOOKBACK_MS: optionalPositiveInt,
+  /** Idempotency entries kept (~273 B of heap each, at most 16,000,000); past it the oldest are forgotten early. */
   ADMISSION_IDEMPOTENCY_ENTRIES_MAX: optionalPositiveInt,
   ADMISSION_REPLAY_EVENTS_MAX: optionalPositiveInt,
   ADMISSION_TOPIC_ADMISSIONS: topicName.default(DEFAULT_ADMISSION_TOPICS.admissions),

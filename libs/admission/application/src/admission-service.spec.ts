@@ -2,11 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { AdmissionDecidedV1 } from '@access/contracts';
 import { AdmissionService } from './admission-service';
 import { NotOwnerError, type DecisionSink } from './ports';
-import { completionOf, ManualClock, newService, openAccount, sequentialIds, shippedCatalog, video } from './spec-support';
+import { admissionServiceLimits, IDEMPOTENCY_ENTRIES_LIMIT, validateServiceLimits } from './limits';
+import { answerOf, completionOf, ManualClock, newService, openAccount, sequentialIds, shippedCatalog, video } from './spec-support';
 
 const decided = async (p: Promise<import('./admission-service').AdmitOutcome>) => {
   const o = await p;
   if (o.kind !== 'decided') throw new Error(`expected a decision, got ${o.kind}`);
+  return o;
+};
+/** A decision made by this call (not a replay), which carries the whole event. */
+const decidedNow = async (p: Promise<import('./admission-service').AdmitOutcome>) => {
+  const o = await decided(p);
+  if (o.replayed) throw new Error('expected a new decision, got a replay');
   return o;
 };
 
@@ -29,7 +36,7 @@ describe('AdmissionService: decide, then make durable, then answer', () => {
   it('given a rejection, then it is answered without waiting for the sink, and published', async () => {
     const { service, sink } = newService();
     sink.mode = 'hold';
-    const o = await decided(service.admit(video({ seconds: 5 }))); // unknown account: payg, 0 credits
+    const o = await decidedNow(service.admit(video({ seconds: 5 }))); // unknown account: payg, 0 credits
     expect(o.event).toMatchObject({ decision: 'rejected', reason: 'insufficient_credits', availableCredits: 0 });
     sink.release();
     expect(sink.decisions).toEqual([o.event]);
@@ -70,7 +77,7 @@ describe('AdmissionService: idempotency by requestId', () => {
     const first = await decided(service.admit(request));
     clock.advance(1_000);
     const again = await decided(service.admit({ ...request, estimate: { dimensions: { resolution: '720p' }, meters: { video_seconds: 5 } } }));
-    expect(again).toEqual({ kind: 'decided', event: first.event, replayed: true });
+    expect(again).toEqual({ kind: 'decided', event: answerOf(first.event), replayed: true });
     expect(sink.decisions).toHaveLength(1);
     expect(service.state.slotsInUse('acct-1', 'u-1')).toBe(1);
     expect(service.state.account('acct-1')?.availableCredits).toBe(950);
@@ -108,7 +115,7 @@ describe('AdmissionService: idempotency by requestId', () => {
     openAccount(service, 'acct-1', 'payg', 1_000);
     const again = await decided(service.admit(request));
     expect(again.replayed).toBe(true);
-    expect(again.event).toBe(first.event);
+    expect(again.event).toEqual(answerOf(first.event));
     expect(sink.decisions).toHaveLength(1);
     // A new requestId is decided afresh: that is how a caller retries after Retry-After.
     expect((await decided(service.admit({ ...request, requestId: `${request.requestId}-retry` }))).event.decision).toBe('admitted');
@@ -174,23 +181,30 @@ describe('AdmissionService: idempotency across replicas', () => {
       openAccount(owner, 'acct-1', 'payg', 1_000);
       const request = video({ seconds: 5 });
       const zombieAnswer = zombie.admit(request);
-      const logged = await decided(owner.admit(request));
+      const logged = await decidedNow(owner.admit(request));
       zombie.applyDecided(logged.event);
       sink.fence();
       // An admitted decision waited for durability, so its caller hears "not the owner" and is routed to the owner.
       if (zombieCredits > 0) expect(await zombieAnswer).toEqual({ kind: 'not_owner' });
       await new Promise((resolve) => setImmediate(resolve));
       // The partition comes back to the former zombie: the requestId keeps the decision in the log.
-      expect(await zombie.admit(request)).toEqual({ kind: 'decided', event: logged.event, replayed: true });
+      expect(await zombie.admit(request)).toEqual({ kind: 'decided', event: answerOf(logged.event), replayed: true });
     },
   );
+});
+
+describe('AdmissionService: limits', () => {
+  it('given more idempotency entries than one V8 Map holds, then the limits are refused at boot', () => {
+    expect(validateServiceLimits({ ...admissionServiceLimits, idempotencyEntriesMax: IDEMPOTENCY_ENTRIES_LIMIT })).toEqual([]);
+    expect(validateServiceLimits({ ...admissionServiceLimits, idempotencyEntriesMax: IDEMPOTENCY_ENTRIES_LIMIT + 1 })).toHaveLength(1);
+  });
 });
 
 describe('AdmissionService: completions', () => {
   it('given an admitted request, when completed, then the slot is free, the completion published once, and twice is a no-op', async () => {
     const { service, sink } = newService();
     openAccount(service, 'acct-1', 'payg', 1_000);
-    const o = await decided(service.admit(video({ seconds: 5 })));
+    const o = await decidedNow(service.admit(video({ seconds: 5 })));
     const completion = completionOf(o.event, 3);
     expect(await service.complete(completion)).toEqual({ kind: 'accepted', duplicate: false });
     expect(service.state.slotsInUse('acct-1', 'u-1')).toBe(0);
@@ -203,7 +217,7 @@ describe('AdmissionService: completions', () => {
   it('given a completion with a meter the model does not have, then it is invalid and nothing is published', async () => {
     const { service, sink } = newService();
     openAccount(service, 'acct-1', 'payg', 1_000);
-    const o = await decided(service.admit(video({ seconds: 5 })));
+    const o = await decidedNow(service.admit(video({ seconds: 5 })));
     const bad = { ...completionOf(o.event, 3), meters: { tokens: 3 } };
     expect(await service.complete(bad)).toMatchObject({ kind: 'invalid', path: 'meters.tokens' });
     expect(sink.completions).toHaveLength(0);
@@ -213,7 +227,7 @@ describe('AdmissionService: completions', () => {
   it('given the sink fails, then the completion is not applied and may be retried', async () => {
     const { service, sink } = newService();
     openAccount(service, 'acct-1', 'payg', 1_000);
-    const o = await decided(service.admit(video({ seconds: 5 })));
+    const o = await decidedNow(service.admit(video({ seconds: 5 })));
     sink.mode = 'fail';
     expect(await service.complete(completionOf(o.event, 3))).toMatchObject({ kind: 'unavailable' });
     expect(service.state.slotsInUse('acct-1', 'u-1')).toBe(1);
@@ -224,7 +238,7 @@ describe('AdmissionService: completions', () => {
   it('given a completion consumed from Kafka (another caller), then its slot is freed and its allowance corrected', async () => {
     const { service } = newService();
     openAccount(service, 'acct-1', 'free', 0);
-    const o = await decided(service.admit(video({ seconds: 10 }))); // 100 credits, all from the 5h allowance
+    const o = await decidedNow(service.admit(video({ seconds: 10 }))); // 100 credits, all from the 5h allowance
     expect(o.event.fundedBy).toEqual([{ source: 'allowance', window: '5h', credits: 100 }]);
     expect(service.applyCompleted(completionOf(o.event, 0, 'failed'))).toBe('applied');
     expect(service.state.slotsInUse('acct-1', 'u-1')).toBe(0);

@@ -7,9 +7,13 @@ import type {
   ReputationChangedV1,
   UsageRequestCompletedV1,
 } from '@access/contracts';
+import { randomInt } from 'node:crypto';
+import { AnswerCodec } from './answer-codec';
 import { ExpiringMemo } from './bounded-memo';
+import type { DecisionAnswer } from './decision-answer';
 import { decidedEventData, replayableOf } from './decision-event';
-import { fingerprintOf } from './fingerprint';
+import { fingerprintDigest } from './fingerprint';
+import { IdempotencyStore, type PendingDecision } from './idempotency-store';
 import { admissionServiceLimits, type AdmissionServiceLimits } from './limits';
 import { isNotOwnerError, type Clock, type DecisionSink, type IdSource, type Ownership, type ServiceObserver } from './ports';
 import { ReplayLog, type ReplayItem } from './replay-log';
@@ -21,8 +25,10 @@ import { ReplayLog, type ReplayItem } from './replay-log';
 export type AdmissionInput = Omit<AdmissionRequest, 'admissionId'>;
 
 export type AdmitOutcome =
-  /** Admitted (durable) or rejected; `replayed` when this is the first decision of the same requestId again. */
-  | { readonly kind: 'decided'; readonly event: AdmissionDecidedV1; readonly replayed: boolean }
+  /** Admitted (durable) or rejected, decided now. */
+  | { readonly kind: 'decided'; readonly event: AdmissionDecidedV1; readonly replayed: false }
+  /** The first decision of the same requestId and body again: what its answer is made of (idempotency keeps no more). */
+  | { readonly kind: 'decided'; readonly event: DecisionAnswer; readonly replayed: true }
   /** Invalid input (unknown model, bad estimate, priority the plan may not use, …): nothing changed. */
   | { readonly kind: 'invalid'; readonly error: AdmissionError }
   /** The requestId was already decided with a different body. */
@@ -41,14 +47,6 @@ export type CompleteOutcome =
   | { readonly kind: 'not_owner' }
   | { readonly kind: 'unavailable'; readonly detail: string };
 
-interface IdempotencyEntry {
-  readonly fingerprint: string;
-  /** The admitted decision once durable; null for a rejection (which a retry decides again). */
-  event: AdmissionDecidedV1 | null;
-  /** While the admitted decision is being published: the same body waits for the same answer. */
-  pending: Promise<AdmitOutcome> | null;
-}
-
 export interface AdmissionServiceDeps {
   readonly catalog: Catalog;
   readonly sink: DecisionSink;
@@ -59,6 +57,8 @@ export interface AdmissionServiceDeps {
   readonly ownership?: Ownership;
   readonly limits?: Partial<AdmissionServiceLimits>;
   readonly domainOptions?: Partial<AdmissionOptions>;
+  /** Seeds the request fingerprints' digest; random per process by default (fingerprint.ts says why). */
+  readonly fingerprintSeed?: number;
 }
 
 const NOT_READY = { kind: 'not_ready' } as const;
@@ -92,7 +92,9 @@ export class AdmissionService {
   private readonly observer: ServiceObserver;
   private readonly ownership: Ownership;
   private readonly idempotencyTtlMs: number;
-  private readonly idempotency: ExpiringMemo<IdempotencyEntry>;
+  private readonly idempotency: IdempotencyStore<AdmitOutcome>;
+  private readonly answers = new AnswerCodec();
+  private readonly fingerprintSeed: number;
   private readonly completed: ExpiringMemo<true>;
   private readonly replayLog: ReplayLog;
   private ready = false;
@@ -107,7 +109,8 @@ export class AdmissionService {
     this.ownership = deps.ownership ?? OWNS_ALL;
     this.state = new AdmissionState({ plans: deps.catalog.plans, priceBook: deps.catalog.priceBook, options: deps.domainOptions });
     this.idempotencyTtlMs = deps.catalog.plans.defaults.idempotencyTtlMs;
-    this.idempotency = new ExpiringMemo(limits.idempotencyEntriesMax, (n) => this.observer.idempotencyEvicted?.(n));
+    this.idempotency = new IdempotencyStore(limits.idempotencyEntriesMax, this.idempotencyTtlMs, (n) => this.observer.idempotencyEvicted?.(n));
+    this.fingerprintSeed = deps.fingerprintSeed ?? randomInt(2 ** 32);
     this.completed = new ExpiringMemo(limits.completedIdsMax);
     this.replayLog = new ReplayLog(limits.replayEventsMax, (items) => this.applyReplay(items));
   }
@@ -129,16 +132,17 @@ export class AdmissionService {
     // decides, and only the owner answers from the idempotency cache.
     if (!this.ownership.owns(input.accountId)) return NOT_OWNER;
     const nowMs = this.clock.nowMs();
-    const fingerprint = fingerprintOf(input);
+    const fingerprint = fingerprintDigest(input, this.fingerprintSeed);
     const key = idempotencyKey(input.accountId, input.requestId);
-    const seen = this.idempotency.get(key, nowMs);
-    if (seen !== undefined) {
-      if (seen.fingerprint !== fingerprint) return { kind: 'conflict', requestId: input.requestId, admissionId: seen.event?.admissionId ?? null };
-      if (seen.pending !== null) {
-        const first = await seen.pending;
-        return first.kind === 'decided' ? { kind: 'decided', event: first.event, replayed: true } : first;
+    const seen = this.idempotency.find(key, nowMs);
+    if (seen.kind !== 'none') {
+      if (this.idempotency.fingerprintOf(seen) !== fingerprint) {
+        const admissionId = seen.kind === 'decided' ? this.answers.decode(seen.record, input.requestId).admissionId : null;
+        return { kind: 'conflict', requestId: input.requestId, admissionId };
       }
-      if (seen.event !== null) return { kind: 'decided', event: seen.event, replayed: true };
+      if (seen.kind === 'decided') return { kind: 'decided', event: this.answers.decode(seen.record, input.requestId), replayed: true };
+      const first = await seen.pending.outcome;
+      return first.kind === 'decided' ? { kind: 'decided', event: first.event, replayed: true } : first;
     }
 
     const admissionId = this.ids.next();
@@ -147,44 +151,45 @@ export class AdmissionService {
     const latencyUs = Math.round((performance.now() - t0) * 1000 * 10) / 10;
     if (result.decision === 'error') return { kind: 'invalid', error: result };
     const event = decidedEventData(result, input.estimate, latencyUs);
-    const expiresAtMs = nowMs + this.idempotencyTtlMs;
 
     if (event.decision === 'rejected') {
       // CONTRACTS.md: the same requestId and body returns the first decision unchanged, a rejection included
       // (a caller that retries after Retry-After sends a new requestId).
-      const entry: IdempotencyEntry = { fingerprint, event, pending: null };
-      this.idempotency.set(key, entry, expiresAtMs, nowMs);
+      const record = this.answers.encode(fingerprint, event);
+      this.idempotency.remember(key, record, nowMs);
       this.sink.publishDecision(event, traceparent).catch((error: unknown) => {
         // A fenced replica's rejection never became the first decision: the owner decides that requestId afresh.
-        if (isNotOwnerError(error) && this.idempotency.get(key, this.clock.nowMs()) === entry) this.idempotency.delete(key);
+        if (isNotOwnerError(error)) this.idempotency.forget(key, record);
         this.observer.rejectedPublishFailed?.(error);
       });
       this.observer.decided?.('rejected', event.reason, false);
       return { kind: 'decided', event, replayed: false };
     }
+    return this.publishAdmitted(key, fingerprint, event, traceparent);
+  }
 
-    const entry: IdempotencyEntry = { fingerprint, event: null, pending: null };
-    entry.pending = this.sink.publishDecision(event, traceparent).then(
+  /** An admitted decision is answered once durable; until then a retry with the same body waits for the same answer. */
+  private publishAdmitted(key: string, fingerprint: string, event: AdmissionDecidedV1, traceparent: string | undefined): Promise<AdmitOutcome> {
+    const outcome = this.sink.publishDecision(event, traceparent).then(
       (): AdmitOutcome => {
-        entry.event = event;
-        entry.pending = null;
+        this.idempotency.settlePending(key, pending, this.answers.encode(fingerprint, event), this.clock.nowMs());
         this.observer.decided?.('admitted', null, false);
         return { kind: 'decided', event, replayed: false };
       },
       (error: unknown): AdmitOutcome => {
         // Not durable, so the caller hears 503 and nobody will complete or settle it: give back its slot,
         // hold and allowance now, and forget the requestId so that a retry is decided afresh.
-        this.state.revoke(admissionId);
-        if (this.idempotency.get(key, this.clock.nowMs()) === entry) this.idempotency.delete(key);
-        entry.pending = null;
+        this.state.revoke(event.admissionId);
+        this.idempotency.dropPending(key, pending);
         // Fenced: another replica took the partition over and decides from here (the caller's request is routed there).
         if (isNotOwnerError(error)) return NOT_OWNER;
         this.observer.admittedPublishFailed?.(error);
         return { kind: 'unavailable', detail: 'the decision could not be made durable; retry' };
       },
     );
-    this.idempotency.set(key, entry, expiresAtMs, nowMs);
-    return entry.pending;
+    const pending: PendingDecision<AdmitOutcome> = { fingerprint, outcome };
+    this.idempotency.startPending(key, pending);
+    return outcome;
   }
 
   /**
@@ -319,8 +324,10 @@ export class AdmissionService {
     const decidedAtMs = Date.parse(data.decidedAt);
     if (!(decidedAtMs + this.idempotencyTtlMs > nowMs)) return;
     const key = idempotencyKey(data.accountId, data.requestId);
-    if (this.idempotency.get(key, nowMs)?.event?.admissionId === data.admissionId) return;
-    this.idempotency.set(key, { fingerprint: fingerprintOf(data), event: data, pending: null }, decidedAtMs + this.idempotencyTtlMs, nowMs);
+    const record = this.answers.encode(fingerprintDigest(data, this.fingerprintSeed), data);
+    const seen = this.idempotency.find(key, nowMs);
+    if (seen.kind === 'decided' && seen.record === record) return;
+    this.idempotency.remember(key, record, nowMs);
   }
 
   private actualCredits(data: UsageRequestCompletedV1): number {

@@ -37,7 +37,7 @@ describe('admission.decided built from decisions', () => {
               ? { meters: { video_seconds: s.amount / 10 }, dimensions: { resolution: '1080p' } }
               : { meters: { input_tokens: s.amount * 1_000, output_tokens: s.amount * 500 }, dimensions: {} };
           const o = await service.admit({ ...video({ accountId, userId: s.user, priority: s.priority }), model: s.model, estimate });
-          if (o.kind === 'decided' && o.event.decision === 'admitted' && s.complete && s.model === 'sora-2') {
+          if (o.kind === 'decided' && !o.replayed && o.event.decision === 'admitted' && s.complete && s.model === 'sora-2') {
             await service.complete(completionOf(o.event, s.amount / 20));
           }
         }

@@ -7,13 +7,13 @@ import { admissionLimits } from '@access/admission-domain';
  */
 export const admissionServiceLimits = {
   /**
-   * requestIds remembered for idempotency. The contract asks for 24 hours; past this many entries the
-   * oldest are forgotten early (and counted in a metric), so memory is bounded by configuration. An
-   * entry keeps the first admitted decision (about 1.5 KB of heap), so 300,000 entries are ~450 MB:
-   * 24 hours are covered up to ~3.5 admitted requests per second per instance. Beyond that, a store
-   * that keeps only (requestId, fingerprint, Kafka offset) per entry is the next step.
+   * (accountId, requestId) keys remembered for idempotency. The contract asks for 24 hours; past this many entries the
+   * oldest are forgotten early (metric admission_idempotency_evicted_total), so memory is bounded by configuration.
+   * An entry is the key and the packed answer (answer-codec.ts): 273 bytes of heap measured (bench/idempotency), so
+   * 3,000,000 entries are ~0.8 GB and cover 24 hours up to ~35 decisions/s (all partitions: every replica holds every
+   * partition's entries), or the last ~50 minutes at 1,000/s. At most IDEMPOTENCY_ENTRIES_LIMIT (one V8 Map).
    */
-  idempotencyEntriesMax: 300_000,
+  idempotencyEntriesMax: 3_000_000,
   /** admissionIds whose completion was already published or applied (completing twice is a no-op). */
   completedIdsMax: 1_000_000,
   /** Events buffered for the ordered restart replay (decisions, completions, ledger reservations). */
@@ -22,6 +22,9 @@ export const admissionServiceLimits = {
   maintenanceIntervalMs: 60_000,
 } as const;
 
+/** A V8 Map holds at most 2^24 entries; the idempotency entries live in one. */
+export const IDEMPOTENCY_ENTRIES_LIMIT = 16_000_000;
+
 export type AdmissionServiceLimits = { readonly [K in keyof typeof admissionServiceLimits]: number };
 
 export function validateServiceLimits(limits: AdmissionServiceLimits): string[] {
@@ -29,6 +32,7 @@ export function validateServiceLimits(limits: AdmissionServiceLimits): string[] 
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value <= 0) problems.push(`${name} must be a positive integer`);
   }
+  if (limits.idempotencyEntriesMax > IDEMPOTENCY_ENTRIES_LIMIT) problems.push(`idempotencyEntriesMax must be at most ${IDEMPOTENCY_ENTRIES_LIMIT} (one V8 Map holds 2^24 entries)`);
   return problems;
 }
 

@@ -68,7 +68,7 @@ describe('restart recovery: replaying decisions, completions and reservations, r
             clock.advance(step.gapMs);
             const request = video({ accountId: ACCOUNTS[step.account][0], userId: step.user, seconds: step.seconds });
             const o = await live.admit(request);
-            if (o.kind === 'decided' && o.event.decision === 'admitted') {
+            if (o.kind === 'decided' && !o.replayed && o.event.decision === 'admitted') {
               admitted.push(o.event);
               requests.set(o.event.requestId, request);
             }

@@ -5,8 +5,10 @@ import { allowancePart, expectAdmittedWithinLimits, expectWithinOvershoot, Refer
 import { priceRequest } from '@access/catalog';
 import type { AdmissionDecidedV1, UsageRequestCompletedV1 } from '@access/contracts';
 import { AdmissionService, idempotencyKey, type AdmissionInput, type AdmitOutcome } from './admission-service';
+import type { DecisionAnswer } from './decision-answer';
 import { replayableOf } from './decision-event';
 import { NotOwnerError, type DecisionSink } from './ports';
+import { answerOf } from './spec-support';
 import { ManualClock, sequentialIds } from './testing';
 
 /**
@@ -134,10 +136,10 @@ class HeldSink implements DecisionSink {
 }
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** What an outcome answers over HTTP: a replay keeps only that (DecisionAnswer), so first decisions are compared by it too. */
 const withoutLatency = (o: AdmitOutcome | null) => {
   if (o?.kind !== 'decided') return o;
-  const { decisionLatencyUs: _latency, ...event } = o.event;
-  return { kind: o.kind, replayed: o.replayed, event };
+  return { kind: o.kind, replayed: o.replayed, event: answerOf(o.event) };
 };
 
 function estimateOf(model: 'sora-2' | 'codex-1', size: number): AdmissionInput['estimate'] {
@@ -186,7 +188,7 @@ class ReplicaWorld {
   /** Committed decisions per (accountId, requestId), in log order. */
   readonly committedByKey = new Map<string, AdmissionDecidedV1[]>();
   /** Every answer callers got, per (accountId, requestId). */
-  readonly answers = new Map<string, { event: AdmissionDecidedV1; replayed: boolean; atMs: number }[]>();
+  readonly answers = new Map<string, { event: DecisionAnswer; replayed: boolean; atMs: number }[]>();
   /** Takeovers so far: a request is re-sent to the owner at most once per takeover, plus once from a non-owner. */
   moves = 0;
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseCatalog, type Catalog } from '@access/catalog';
 import type { AdmissionDecidedV1, UsageRequestCompletedV1 } from '@access/contracts';
 import { AdmissionService, type AdmissionInput } from './admission-service';
+import type { DecisionAnswer } from './decision-answer';
 import type { AdmissionServiceLimits } from './limits';
 import { ManualClock, MemorySink, sequentialIds } from './testing';
 
@@ -66,4 +67,26 @@ export function completionOf(event: AdmissionDecidedV1, seconds: number, status:
 /** Opens an account at the ledger on `plan` with `available` credits. */
 export function openAccount(service: AdmissionService, accountId: string, plan: string, available: number, version = 1): void {
   service.applyBalance({ accountId, version, balanceCredits: available, heldCredits: 0, availableCredits: available, plan, occurredAt: new Date(T0).toISOString() });
+}
+
+/** The fields of a decision that its HTTP answer is made of, in DecisionAnswer's key order (what a replay gives back). */
+export function answerOf(e: DecisionAnswer): DecisionAnswer {
+  return {
+    admissionId: e.admissionId,
+    requestId: e.requestId,
+    plan: e.plan,
+    decision: e.decision,
+    reason: e.reason,
+    decidedBy: e.decidedBy,
+    estimatedCredits: e.estimatedCredits,
+    fundedBy: e.fundedBy,
+    heldCredits: e.heldCredits,
+    reservationExpiresAt: e.reservationExpiresAt,
+    limits: e.limits,
+    multipliers: e.multipliers,
+    priceBookVersion: e.priceBookVersion,
+    retryAfterMs: e.retryAfterMs,
+    availableCredits: e.availableCredits,
+    decidedAt: e.decidedAt,
+  };
 }

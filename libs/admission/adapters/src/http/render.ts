@@ -1,6 +1,6 @@
-import type { AdmitOutcome, CompleteOutcome } from '@access/admission-application';
+import type { AdmitOutcome, CompleteOutcome, DecisionAnswer } from '@access/admission-application';
 import { LIMIT_NAMES, REQUESTS_LIMIT_WINDOW_MS, type AdmissionError } from '@access/admission-domain';
-import type { AdmissionDecidedV1, AppliedLimit } from '@access/contracts';
+import type { AppliedLimit } from '@access/contracts';
 import { PROBLEM_CONTENT_TYPE, problem, type Problem } from '@access/platform-http';
 
 /** One HTTP answer: status, headers (content-type included) and a JSON body. */
@@ -15,10 +15,11 @@ const PROBLEM_TYPE = PROBLEM_CONTENT_TYPE;
 const WINDOW_S = REQUESTS_LIMIT_WINDOW_MS / 1000;
 
 /**
- * The answer to an admission decision, first or replayed (idempotency gives the stored decision back
- * unchanged, headers included, because they are derived from the decision's own `limits`).
+ * The answer to an admission decision, first or replayed: made only of DecisionAnswer's fields, which is all that
+ * idempotency keeps, so a replay is byte for byte the first answer, headers included (they are derived from the
+ * decision's own `limits`).
  */
-export function renderDecision(event: AdmissionDecidedV1): HttpAnswer {
+export function renderDecision(event: DecisionAnswer): HttpAnswer {
   const headers = rateLimitHeaders(event.limits);
   if (event.decision === 'admitted') {
     headers['content-type'] = JSON_TYPE;
