@@ -31,9 +31,10 @@ import type { BuildTarget } from './targets';
 
 const root = join(__dirname, '..', '..', '..');
 
-/** The package a bare import names: `pino/file` → `pino`, `@nestjs/core/x` → `@nestjs/core`; undefined for Node's own and relative paths. */
+/** The package a bare import names: `pino/file` → `pino`, `@nestjs/core/x` → `@nestjs/core`; undefined for Node's own, relative paths and `#` subpath imports. */
 export function packageOf(specifier: string): string | undefined {
-  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return undefined;
+  // `#name` is a package's own subpath import (package.json "imports", e.g. OpenTelemetry's `#platform`), resolved by esbuild.
+  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('#') || specifier.startsWith('node:')) return undefined;
   if (builtinModules.includes(specifier.split('/')[0]!)) return undefined;
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];

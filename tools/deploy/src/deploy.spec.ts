@@ -199,6 +199,7 @@ describe('the build', () => {
     ['node:fs', undefined],
     ['fs/promises', undefined],
     ['./local', undefined],
+    ['#platform', undefined],
   ])('packageOf(%s) = %s', (specifier, name) => {
     expect(packageOf(specifier)).toBe(name);
   });
