@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { EVENTS, parseEventJson } from '@access/contracts';
 import { identifier, inList, sql } from '@access/platform-clickhouse';
-import { DECIDED_BY_HEADER } from '@access/admission-adapters';
+import { DECIDED_BY_HEADER, OWNER_GENERATION_HEADER } from '@access/admission-adapters';
 import { RawBatchConsumer } from '@access/platform-kafka';
 import { repoRoot, startService, testName, type Service } from '@access/testing';
 import { admissionInstances, until, type FaultSystem, type InstanceName } from './system';
@@ -104,6 +104,21 @@ export class AdmissionProbe {
     });
   }
 
+  /**
+   * A call as a client following the contract makes it: a 503 (a partition changing hands, Kafka unavailable) is
+   * retried with the same body, after its Retry-After (at most 1 s), through the next replica, for up to 30 s.
+   */
+  private async callUntilDecided(path: string, body: unknown): Promise<Response> {
+    const t0 = Date.now();
+    for (;;) {
+      const response = await this.call(this.url(path), body);
+      if (response.status !== 503 || Date.now() - t0 > 30_000) return response;
+      await response.body?.cancel();
+      this.n += 1;
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 1_000 * Number(response.headers.get('retry-after') ?? 1))));
+    }
+  }
+
   /** Opens the probe's account with credits (through the ledger, as a client would). */
   async open(): Promise<void> {
     const ledger = `http://127.0.0.1:${this.system.ports['credit-ledger']}/v1/accounts/${this.accountId}`;
@@ -139,7 +154,7 @@ export class AdmissionProbe {
       this.lastDecidedBy = response.headers.get(DECIDED_BY_HEADER) ?? '';
       if (response.status === 200 && body.admissionId !== undefined) {
         const now = new Date().toISOString();
-        const done = await this.call(this.url(`/v1/admissions/${body.admissionId}/complete`), {
+        const done = await this.callUntilDecided(`/v1/admissions/${body.admissionId}/complete`, {
           admissionId: body.admissionId,
           requestId,
           accountId: this.accountId,
@@ -191,7 +206,7 @@ export class AdmissionProbe {
       const requestId = `${userId}-${this.n}`;
       const via = this.via[this.n % this.via.length] as InstanceName;
       const request = { requestId, accountId: this.freeAccountId, userId, model: 'codex-1', endpoint: 'code.complete', priority: 'standard', estimate: { meters: { input_tokens: 0, output_tokens: 0 }, dimensions: {} } };
-      const response = await this.call(this.url('/v1/admissions'), request).catch((error: unknown) => error as Error);
+      const response = await this.callUntilDecided('/v1/admissions', request).catch((error: unknown) => error as Error);
       if (response instanceof Error) {
         result.other.push(`decide via ${via}: no answer (${response.message})`);
         continue;
@@ -204,7 +219,7 @@ export class AdmissionProbe {
         const now = new Date().toISOString();
         this.n += 1;
         const completeVia = this.via[this.n % this.via.length] as InstanceName;
-        const done = await this.call(this.url(`/v1/admissions/${body.admissionId}/complete`), {
+        const done = await this.callUntilDecided(`/v1/admissions/${body.admissionId}/complete`, {
           admissionId: body.admissionId, requestId, accountId: this.freeAccountId, userId, model: 'codex-1', endpoint: 'code.complete',
           status: 'succeeded', meters: { input_tokens: 0, output_tokens: 0 }, dimensions: {}, gpuSeconds: 0, durationMs: 0, startedAt: now, endedAt: now,
         });
@@ -264,7 +279,7 @@ export interface RunTopics {
    */
   readonly dataEnds: Map<string, bigint>;
   /** Every committed decision: the replica that published it (access-replica header), when, and its account. */
-  readonly decisions: { replica: string; decidedAtMs: number; accountId: string }[];
+  readonly decisions: { replica: string; generation: number; decidedAtMs: number; accountId: string }[];
 }
 
 /** Reads the run's admissions, usage and ledger topics to their high watermarks, committed messages only. */
@@ -308,7 +323,7 @@ export async function readRunTopics(system: FaultSystem): Promise<RunTopics> {
       // 2026-12): completions are counted by admission, every other event by its id.
       ids.get(context.topic)!.add(parsed.event.type === EVENTS.usageRequestCompleted ? parsed.event.data.admissionId : parsed.event.id);
       if (parsed.event.type === EVENTS.admissionDecided) {
-        decisions.push({ replica: message.headers[DECIDED_BY_HEADER] ?? '', decidedAtMs: Date.parse(parsed.event.data.decidedAt), accountId: parsed.event.data.accountId });
+        decisions.push({ replica: message.headers[DECIDED_BY_HEADER] ?? '', generation: Number(message.headers[OWNER_GENERATION_HEADER] ?? -1), decidedAtMs: Date.parse(parsed.event.data.decidedAt), accountId: parsed.event.data.accountId });
       }
     }
   });

@@ -21,7 +21,7 @@ export {
 } from './http/render';
 export { REPLICA_HEADER } from './kafka/state-reader';
 export { ownerUnavailable } from './http/render';
-export { DECIDED_BY_HEADER, FORWARDED_HEADER, NOT_OWNER_HEADER, Forwarder, type ForwardedAnswer, type OwnerClient } from './replicas/forwarder';
+export { DECIDED_BY_HEADER, FORWARDED_HEADER, OWNER_GENERATION_HEADER, NOT_OWNER_HEADER, Forwarder, type ForwardedAnswer, type OwnerClient } from './replicas/forwarder';
 export { replicaLimits } from './replicas/limits';
 export { ReplicaCoordinator, type PositionSource, type ReplicaCoordinatorOptions, type ReplicaMemberData } from './replicas/replica-coordinator';
 export { AdmissionRouter, soloRouter, type LocalDecision, type OwnerDirectory, type RoutedAnswer, type RoutedRequest } from './replicas/router';

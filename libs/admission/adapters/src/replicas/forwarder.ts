@@ -5,6 +5,12 @@ import { replicaLimits } from './limits';
 export const FORWARDED_HEADER = 'access-forwarded-by';
 /** The header on every admission answer: the replica that decided it (forwarded answers keep the owner's). */
 export const DECIDED_BY_HEADER = 'access-replica';
+/**
+ * On a decision message: the deciding replica's assignment generation when it took the partition over (it rises with
+ * every assignment the replica receives). Audits tell a zombie's decision (the generation it held before its
+ * partition moved) from one it made after the group gave the partition back to it.
+ */
+export const OWNER_GENERATION_HEADER = 'access-owner-generation';
 /** The header an owner's answer carries when it turned out not to own the account any more. */
 export const NOT_OWNER_HEADER = 'access-not-owner';
 

@@ -4,11 +4,6 @@ export const replicaLimits = {
   ownerRefreshIntervalMsMin: 100,
   /** Longest wait between two attempts to take a partition over (fence and catch up). */
   acquireRetryMsMax: 1_000,
-  /**
-   * Reads of the group after this replica was fenced on a partition, to learn whether the coordinator still assigns it
-   * here (spaced 100 ms, doubling to 1.6 s: about 10 s in all, longer than a rebalance with the default session).
-   */
-  reclaimChecksMax: 10,
   /** Longest a request waits to be decided (locally or by the owner) while a partition changes hands. */
   routeDeadlineMsDefault: 2_500,
   /**

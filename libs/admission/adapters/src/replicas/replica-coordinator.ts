@@ -10,6 +10,7 @@ import {
 } from '@access/platform-kafka';
 import type { Logger } from '@access/platform-observability';
 import { replicaLimits } from './limits';
+import { OWNER_GENERATION_HEADER } from './forwarder';
 
 /** What the coordinator needs of the state reader: has it applied the partition up to an offset? */
 export interface PositionSource {
@@ -120,7 +121,8 @@ export class ReplicaCoordinator {
     if (producer === null || this.options.table.ownerOf(partition).kind !== 'owned') {
       return Promise.reject(new NotOwnerError(`this replica does not own partition ${partition}`));
     }
-    return producer.send({ ...message, partition }).catch((error: unknown) => {
+    const headers = { ...message.headers, [OWNER_GENERATION_HEADER]: String(acquisition!.generation) };
+    return producer.send({ ...message, headers, partition }).catch((error: unknown) => {
       const current = this.acquisitions.get(partition)?.producer === producer;
       if (isFencingError(error)) {
         // Only if the fenced producer is still the partition's: a later acquisition here has a producer of its own.
@@ -221,11 +223,11 @@ export class ReplicaCoordinator {
    * group, and it waits for its own rejoin.
    */
   private async reclaimIfAssigned(partition: number): Promise<void> {
-    for (let attempt = 0; attempt < replicaLimits.reclaimChecksMax && !this.stopped; attempt++) {
-      if (this.acquisitions.has(partition)) return;
+    // Asks until the coordinator answers (the broker may be restarting) or a rebalance settles the partition.
+    for (let attempt = 0; !this.stopped && !this.acquisitions.has(partition) && this.group.partitions.includes(partition); attempt++) {
       const assigned = await this.group.assignsHere(partition).catch(() => 'rebalancing' as const);
       if (assigned !== 'rebalancing') {
-        if (assigned && !this.acquisitions.has(partition) && this.group.partitions.includes(partition)) {
+        if (assigned && !this.stopped && !this.acquisitions.has(partition) && this.group.partitions.includes(partition)) {
           this.options.logger.info({ partition }, 'admission replica: the group still assigns a fenced partition here; taking it over again');
           void this.acquire(partition, this.generation);
         }
