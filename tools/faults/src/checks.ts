@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { EVENTS, parseEventJson } from '@access/contracts';
 import { identifier, inList, sql } from '@access/platform-clickhouse';
 import { DECIDED_BY_HEADER, OWNER_GENERATION_HEADER } from '@access/admission-adapters';
+import { admissionLimits, gcra } from '@access/admission-domain';
 import { RawBatchConsumer } from '@access/platform-kafka';
 import { repoRoot, startService, testName, type Service } from '@access/testing';
 import { admissionInstances, until, type FaultSystem, type InstanceName } from './system';
@@ -56,6 +57,8 @@ export async function stopTraffic(traffic: Service[]): Promise<string> {
 
 /** What a burst of one free-plan user came to (AdmissionProbe.burst). */
 export interface Burst {
+  /** The user the counted burst was sent as (exactBurst may send more than one). */
+  userId: string;
   admitted: number;
   rejected: number;
   other: string[];
@@ -200,7 +203,7 @@ export class AdmissionProbe {
    * feedback may move it between two decisions), and every other answer described (status, problem or reason, replica).
    */
   async burst(userId: string): Promise<Burst> {
-    const result: Burst = { admitted: 0, rejected: 0, other: [], limits: [] };
+    const result: Burst = { userId, admitted: 0, rejected: 0, other: [], limits: [] };
     for (let i = 0; i < 14; i++) {
       this.n += 1;
       const requestId = `${userId}-${this.n}`;
@@ -278,8 +281,25 @@ export interface RunTopics {
    * take offsets of their own: a consumer that has applied everything stores this offset, not the high watermark.
    */
   readonly dataEnds: Map<string, bigint>;
-  /** Every committed decision: the replica that published it (access-replica header), when, and its account. */
-  readonly decisions: { replica: string; generation: number; decidedAtMs: number; accountId: string }[];
+  /**
+   * Every committed decision in the order of its partition: the replica that published it (access-replica header), its
+   * owner generation, when, for whom, and whether it admitted.
+   */
+  readonly decisions: { replica: string; generation: number; decidedAtMs: number; accountId: string; userId: string; admitted: boolean }[];
+}
+
+/**
+ * What one instance answers a user's requests (one unit each) at these decision times, under `limit` requests per
+ * period: the domain's own GCRA, which refills one request every period/limit ms. A burst that outlasts that interval
+ * (a loaded machine answers slowly) is rightly admitted more than `limit` times.
+ */
+export function oneInstanceAdmits(decidedAtMs: readonly number[], limit: number, periodMs = admissionLimits.ratePeriodMs): boolean[] {
+  let cell: gcra.GcraCell = gcra.EMPTY_CELL;
+  return decidedAtMs.map((nowMs) => {
+    const result = gcra.check(cell, nowMs, 1, limit, periodMs);
+    cell = { atMs: result.atMs, debt: result.debt };
+    return result.allowed;
+  });
 }
 
 /** Reads the run's admissions, usage and ledger topics to their high watermarks, committed messages only. */
@@ -323,7 +343,15 @@ export async function readRunTopics(system: FaultSystem): Promise<RunTopics> {
       // 2026-12): completions are counted by admission, every other event by its id.
       ids.get(context.topic)!.add(parsed.event.type === EVENTS.usageRequestCompleted ? parsed.event.data.admissionId : parsed.event.id);
       if (parsed.event.type === EVENTS.admissionDecided) {
-        decisions.push({ replica: message.headers[DECIDED_BY_HEADER] ?? '', generation: Number(message.headers[OWNER_GENERATION_HEADER] ?? -1), decidedAtMs: Date.parse(parsed.event.data.decidedAt), accountId: parsed.event.data.accountId });
+        const data = parsed.event.data;
+        decisions.push({
+          replica: message.headers[DECIDED_BY_HEADER] ?? '',
+          generation: Number(message.headers[OWNER_GENERATION_HEADER] ?? -1),
+          decidedAtMs: Date.parse(data.decidedAt),
+          accountId: data.accountId,
+          userId: data.userId,
+          admitted: data.decision === 'admitted',
+        });
       }
     }
   });
