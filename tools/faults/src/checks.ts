@@ -108,17 +108,21 @@ export class AdmissionProbe {
   }
 
   /**
-   * A call as a client following the contract makes it: a 503 (a partition changing hands, Kafka unavailable) is
-   * retried with the same body, after its Retry-After (at most 1 s), through the next replica, for up to 30 s.
+   * A call as a client following the contract (and @access/client) makes it: a 503 (a partition changing hands, Kafka
+   * unavailable) is retried with the same body, after its Retry-After (at most 1 s), through the next replica, for up
+   * to 30 s; so is a call that got no answer in time (the decision may have been made: the same requestId gets it).
    */
   private async callUntilDecided(path: string, body: unknown): Promise<Response> {
     const t0 = Date.now();
     for (;;) {
-      const response = await this.call(this.url(path), body);
-      if (response.status !== 503 || Date.now() - t0 > 30_000) return response;
-      await response.body?.cancel();
+      const response = await this.call(this.url(path), body).catch((error: unknown) => {
+        if (Date.now() - t0 > 30_000) throw error;
+        return null;
+      });
+      if (response !== null && (response.status !== 503 || Date.now() - t0 > 30_000)) return response;
+      await response?.body?.cancel();
       this.n += 1;
-      await new Promise((r) => setTimeout(r, Math.min(1_000, 1_000 * Number(response.headers.get('retry-after') ?? 1))));
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 1_000 * Number(response?.headers.get('retry-after') ?? 1))));
     }
   }
 

@@ -204,6 +204,28 @@ describe('LedgerConsumer and OutboxPublisher on the real broker', () => {
     const uncaused = (await readAll(kafka, admin, topics.balances)).filter((m) => m.key === 'acct-3');
     expect(uncaused.map((m) => m.headers)).toEqual([{ 'content-type': CLOUDEVENTS_CONTENT_TYPE }]);
   });
+
+  it('a publisher whose round failed is healthy again as a standby once another instance holds the lock', async () => {
+    // Something to publish, so that a round runs (and fails: the broker "refuses" every send).
+    const now = new Date().toISOString();
+    await store.execute([{ accountId: 'acct-1', command: { type: 'grant', data: { grantId: 'g-standby', credits: 1, source: 'purchase' }, metadata: { now } } }]);
+    const failing = { sendMany: () => Promise.reject(new Error('broker unavailable')) } as unknown as EventProducer;
+    const limits = { outboxBatchMax: 16, outboxIdleWaitMs: 20, outboxRetryWaitMsMax: 200 };
+    const standby = new OutboxPublisher(db, failing, topics, limits);
+    standby.start();
+    await until('the failing publisher to report its failed round', async () => !standby.healthy, 10_000);
+    // Another instance takes the lock while the failed one backs off (it releases the lock after a failed round), and
+    // publishes.
+    const active = new OutboxPublisher(db, producer, topics, limits);
+    active.start();
+    await until('the healthy publisher to take the lock and empty the outbox', async () => (await count('SELECT count(*) AS n FROM outbox')) === 0, 20_000);
+    try {
+      await until('the failed publisher, now a standby, to be healthy', async () => standby.healthy, 10_000);
+      expect(active.healthy).toBe(true);
+    } finally {
+      await Promise.all([standby.stop(), active.stop()]);
+    }
+  });
 });
 
 async function readAll(kafka: Kafka, admin: KafkaAdmin, topic: string): Promise<ConsumedMessage[]> {

@@ -54,7 +54,11 @@ export class OutboxPublisher {
     this.sql = new LedgerSql(db);
   }
 
-  /** True while this instance holds the publisher lock and its last round succeeded. */
+  /**
+   * True while running and its last step succeeded: a round of publishing while it holds the lock, or asking Postgres
+   * for the lock while another instance holds it (a standby is healthy; one round that failed before another instance
+   * took the lock over must not leave it unready for good).
+   */
   get healthy(): boolean {
     return this.running && this.lastRoundOk;
   }
@@ -92,6 +96,7 @@ export class OutboxPublisher {
     while (this.running) {
       try {
         if (!(await this.holdLock())) {
+          this.lastRoundOk = true;
           await this.idle(this.limits.outboxRetryWaitMsMax);
           continue;
         }
