@@ -2,6 +2,7 @@ import { AdmissionState, type AdmissionRequest, type Rejection } from '@access/a
 import type { PlansConfig, PriceBook } from '@access/catalog';
 import { seededRandom } from '@access/testing';
 import { createLoadController, priorities, type ClassDemand, type FeedbackConfig, type LimitChange, type Priority } from '@access/load-feedback-domain';
+import { CompletionHeap } from './completion-heap';
 import { createFleetModel, toLoadSample } from './fleet-model';
 
 /**
@@ -129,7 +130,7 @@ export function runClosedLoop(options: ClosedLoopOptions): ClosedLoopRun {
   const admission = new AdmissionState({ plans: options.plans, priceBook: options.priceBook });
   const controller = createLoadController({ ...options.feedback, models: [model] });
   const fleet = createFleetModel({ serviceTimeMs: (durationMs.min + durationMs.max) / 2, meanRequestCredits: meanCost });
-  const loop: Loop = { random, capacity, meanCost, admission, completions: new MinHeap(), sequence: 0 };
+  const loop: Loop = { random, capacity, meanCost, admission, completions: new CompletionHeap(), sequence: 0 };
   const users = createUsers(loop, options);
 
   let controllerState = controller.initialState(0);
@@ -184,7 +185,7 @@ interface Loop {
   readonly meanCost: number;
   readonly admission: AdmissionState;
   /** Admitted requests not completed yet. */
-  readonly completions: MinHeap;
+  readonly completions: CompletionHeap;
   /** Requests sent so far, for their ids. */
   sequence: number;
 }
@@ -362,52 +363,4 @@ function exponential(random: () => number, ratePerMs: number): number {
 
 function clampInt(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
-}
-
-interface Completion {
-  readonly atMs: number;
-  readonly admissionId: string;
-  readonly credits: number;
-}
-
-/** Pending completions by time: the simulation completes each admitted request after its duration. */
-class MinHeap {
-  private readonly items: Completion[] = [];
-
-  peek(): Completion | undefined {
-    return this.items[0];
-  }
-
-  push(item: Completion): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (items[parent]!.atMs <= items[i]!.atMs) break;
-      [items[parent], items[i]] = [items[i]!, items[parent]!];
-      i = parent;
-    }
-  }
-
-  pop(): Completion | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let smallest = i;
-        if (l < items.length && items[l]!.atMs < items[smallest]!.atMs) smallest = l;
-        if (r < items.length && items[r]!.atMs < items[smallest]!.atMs) smallest = r;
-        if (smallest === i) break;
-        [items[smallest], items[i]] = [items[i]!, items[smallest]!];
-        i = smallest;
-      }
-    }
-    return top;
-  }
 }
