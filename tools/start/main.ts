@@ -135,31 +135,78 @@ async function lagOf(admin: KafkaAdmin): Promise<LagRow[]> {
 async function main(): Promise<void> {
   const t0 = Date.now();
   const token = await developmentToken();
-  const children = new Map<string, ChildProcess>();
-  const tty = process.stdout.isTTY === true;
-  let stopping = false;
-  const problems: string[] = [];
-  const watch = (name: string, child: ChildProcess, fatal: boolean) => {
-    children.set(name, child);
+  const launch = new Launch();
+  for (const service of services) launch.watch(service.name, startService(service), true);
+  // Created now (no connection yet) so that stop() can always disconnect it; connected by the lag job.
+  const lag = new ConsumerLag(new KafkaAdmin(createKafka({ brokers: kafkaBrokers(env), clientId: 'access-start' })));
+  launch.onStop(() => lag.close());
+  launch.stopOnSignals();
+
+  const pending = await unreadyServices(launch, t0 + 120_000);
+  if (pending.size > 0) {
+    console.error(`not ready after 120 s: ${[...pending].join(', ')}; logs in ${logDir}`);
+    return launch.stop(1);
+  }
+  const readyAfterMs = Date.now() - t0;
+  printWelcome(token, readyAfterMs);
+  if (launch.stopping) return;
+
+  const traffic = startSimulators(launch, token);
+  const sources = watchSources(launch, token, traffic, lag);
+  showSummary(launch, { startedAtMs: t0, readyAfterMs, token }, traffic, sources);
+}
+
+/** The processes npm start runs and the timers that watch them, and stopping all of it in order. */
+class Launch {
+  readonly children = new Map<string, ChildProcess>();
+  /** Processes that exited on their own, other than the services (which stop everything). */
+  readonly problems: string[] = [];
+  readonly timers: NodeJS.Timeout[] = [];
+  stopping = false;
+  private readonly closers: (() => Promise<void>)[] = [];
+
+  watch(name: string, child: ChildProcess, fatal: boolean): void {
+    this.children.set(name, child);
     child.on('exit', (code, signal) => {
-      if (stopping) return;
+      if (this.stopping) return;
       const line = `${name} exited (${signal ?? code}); see ${join(logDir, `${name}.log`)}`;
       if (fatal) {
         console.error(line);
-        void stop(1);
-      } else problems.push(line);
+        void this.stop(1);
+      } else this.problems.push(line);
     });
-  };
-  for (const service of services) watch(service.name, startService(service), true);
+  }
 
-  const timers: NodeJS.Timeout[] = [];
-  // Created now (no connection yet) so that stop() can always disconnect it; connected by the lag job.
-  const admin = new KafkaAdmin(createKafka({ brokers: kafkaBrokers(env), clientId: 'access-start' }));
-  let adminConnected = false;
-  async function stop(code: number): Promise<void> {
-    if (stopping) return;
-    stopping = true;
-    for (const timer of timers) clearInterval(timer);
+  /** Runs after the processes have ended, in the order given. */
+  onStop(close: () => Promise<void>): void {
+    this.closers.push(close);
+  }
+
+  stopOnSignals(): void {
+    process.on('SIGINT', () => void this.stop(0));
+    process.on('SIGTERM', () => void this.stop(0));
+    // Detached children outlive a crash of this process unless told: last resort, no ordering.
+    process.on('exit', () => {
+      for (const child of this.children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+  }
+
+  /** Runs `job` now and every `ms`, never two at once, until stop. */
+  every(ms: number, job: () => Promise<void>): void {
+    let running = false;
+    const tick = () => {
+      if (running || this.stopping) return;
+      running = true;
+      void job().finally(() => (running = false));
+    };
+    this.timers.push(setInterval(tick, ms));
+    tick();
+  }
+
+  async stop(code: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
     console.log('\nstopping the traffic simulator, the fleet simulator and the services …');
     const end = (child: ChildProcess | undefined, graceMs: number) =>
       new Promise<void>((resolve) => {
@@ -169,132 +216,160 @@ async function main(): Promise<void> {
         setTimeout(() => child.kill('SIGKILL'), graceMs).unref();
       });
     // The traffic first: it cancels its running requests through admission, which must still be up.
-    await end(children.get(trafficSimulator.name), 15_000);
-    await end(children.get(fleetSimulator.name), 10_000);
-    await Promise.all(services.map((s) => end(children.get(s.name), 25_000)));
-    if (adminConnected) await admin.disconnect().catch(() => undefined);
+    await end(this.children.get(trafficSimulator.name), 15_000);
+    await end(this.children.get(fleetSimulator.name), 10_000);
+    await Promise.all(services.map((s) => end(this.children.get(s.name), 25_000)));
+    for (const close of this.closers) await close();
     console.log('stopped (the local stack keeps running; `npm run infra:down` stops it)');
     process.exit(code);
   }
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
-  // Detached children outlive a crash of this process unless told: last resort, no ordering.
-  process.on('exit', () => {
-    for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+}
 
-  const deadline = t0 + 120_000;
+/** The summary's consumer lag, through an admin client connected on first use. */
+class ConsumerLag {
+  private connected = false;
+
+  constructor(private readonly admin: KafkaAdmin) {}
+
+  async read(): Promise<LagRow[]> {
+    if (!this.connected) {
+      await this.admin.connect();
+      this.connected = true;
+    }
+    return lagOf(this.admin);
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await this.admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Polls every service's /health/ready until all answer 200, the deadline passes or a stop begins; returns those not ready. */
+async function unreadyServices(launch: Launch, deadline: number): Promise<Set<string>> {
   const pending = new Set<string>(services.map((s) => s.name));
-  while (pending.size > 0 && Date.now() < deadline && !stopping) {
+  while (pending.size > 0 && Date.now() < deadline && !launch.stopping) {
     for (const service of services) if (pending.has(service.name) && (await ready(service.port))) pending.delete(service.name);
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 500));
   }
-  if (pending.size > 0) {
-    console.error(`not ready after 120 s: ${[...pending].join(', ')}; logs in ${logDir}`);
-    return stop(1);
-  }
-  const readyAfterMs = Date.now() - t0;
+  return pending;
+}
+
+function printWelcome(token: string, readyAfterMs: number): void {
   console.log(`all services ready in ${(readyAfterMs / 1000).toFixed(1)} s`);
   for (const s of services) console.log(`  ${s.name.padEnd(14)} http://127.0.0.1:${s.port}  (/health/ready, /metrics, /docs)`);
   console.log(`\noperator console: http://127.0.0.1:${consolePort}/  (sign in with the token below)`);
   console.log(`\ndevelopment token (every scope):\n  ${token}\n\nlogs: ${logDir}/<process>.log   Ctrl-C stops everything`);
-  if (stopping) return;
+}
 
-  watch(fleetSimulator.name, startService(fleetSimulator, { FLEET_MODELS: process.env['FLEET_MODELS'] ?? fleetModelsDefault }), false);
+/** What the traffic simulator last reported on its stdout, and the snapshots its rates come from. */
+interface TrafficFeed {
+  line: TrafficLine | undefined;
+  readonly snapshots: Snapshot[];
+}
+
+function startSimulators(launch: Launch, token: string): TrafficFeed {
+  launch.watch(fleetSimulator.name, startService(fleetSimulator, { FLEET_MODELS: process.env['FLEET_MODELS'] ?? fleetModelsDefault }), false);
   const traffic = startService(trafficSimulator, { ACCESS_TOKEN: token }, ['--json'], true);
-  watch(trafficSimulator.name, traffic, false);
-  let trafficLine: TrafficLine | undefined;
-  const trafficSnapshots: Snapshot[] = [];
+  launch.watch(trafficSimulator.name, traffic, false);
+  const feed: TrafficFeed = { line: undefined, snapshots: [] };
   if (traffic.stdout) {
     createInterface({ input: traffic.stdout }).on('line', (line) => {
       const parsed = parseTrafficLine(line);
       if (parsed === undefined) return;
-      trafficLine = parsed;
-      pushSnapshot(trafficSnapshots, { atMs: parsed.atMs, counts: parsed.stats.counts });
+      feed.line = parsed;
+      pushSnapshot(feed.snapshots, { atMs: parsed.atMs, counts: parsed.stats.counts });
     });
   }
+  return feed;
+}
 
-  // What the summary shows, each refreshed on its own clock; a source that fails shows as a problem line.
-  const admissionSnapshots: Snapshot[] = [];
-  let multipliers: Sample[] = [];
-  let lag: LagRow[] = [];
-  const freshnessReadings: HistogramReading[] = [];
-  let freshness = 'measuring…';
-  const balances = new Map<string, AccountRow['balance']>();
-  const sourceProblems = new Map<string, string>();
+/** What the summary shows besides the traffic, each refreshed on its own clock by watchSources. */
+interface Sources {
+  readonly admissionSnapshots: Snapshot[];
+  multipliers: Sample[];
+  lag: LagRow[];
+  readonly freshnessReadings: HistogramReading[];
+  freshness: string;
+  readonly balances: Map<string, AccountRow['balance']>;
+  /** The last error of each source that is failing, by source name. */
+  readonly problems: Map<string, string>;
+}
+
+function watchSources(launch: Launch, token: string, traffic: TrafficFeed, consumerLag: ConsumerLag): Sources {
+  const sources: Sources = {
+    admissionSnapshots: [],
+    multipliers: [],
+    lag: [],
+    freshnessReadings: [],
+    freshness: 'measuring…',
+    balances: new Map(),
+    problems: new Map(),
+  };
+  // A source that fails shows as a problem line until it next succeeds.
   const guard = (name: string, job: () => Promise<void>) => async () => {
     try {
       await job();
-      sourceProblems.delete(name);
+      sources.problems.delete(name);
     } catch (error) {
-      sourceProblems.set(name, `${name}: ${error instanceof Error ? error.message : String(error)}`);
+      sources.problems.set(name, `${name}: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
-  const every = (ms: number, job: () => Promise<void>) => {
-    let running = false;
-    const tick = () => {
-      if (running || stopping) return;
-      running = true;
-      void job().finally(() => (running = false));
-    };
-    timers.push(setInterval(tick, ms));
-    tick();
-  };
-  every(1_000, guard('admission /metrics', async () => {
+  launch.every(1_000, guard('admission /metrics', async () => {
     const samples = await metricsOf(env.ADMISSION_PORT);
     const counts: Record<string, number> = {};
     for (const s of samples) if (s.name === 'admission_decisions_total') counts[`${s.labels['decision']}/${s.labels['reason']}`] = s.value;
-    pushSnapshot(admissionSnapshots, { atMs: Date.now(), counts });
+    pushSnapshot(sources.admissionSnapshots, { atMs: Date.now(), counts });
     const buckets = histogramBuckets(samples, 'admission_balance_freshness_seconds');
-    if (buckets === undefined) freshness = 'admission does not expose admission_balance_freshness_seconds';
+    if (buckets === undefined) sources.freshness = 'admission does not expose admission_balance_freshness_seconds';
     else {
-      pushReading(freshnessReadings, { atMs: Date.now(), buckets });
-      freshness = freshnessLine(freshnessReadings);
+      pushReading(sources.freshnessReadings, { atMs: Date.now(), buckets });
+      sources.freshness = freshnessLine(sources.freshnessReadings);
     }
   }));
-  every(2_000, guard('load-feedback /metrics', async () => {
-    multipliers = (await metricsOf(env.LOAD_FEEDBACK_PORT)).filter((s) => s.name === 'load_feedback_multiplier');
+  launch.every(2_000, guard('load-feedback /metrics', async () => {
+    sources.multipliers = (await metricsOf(env.LOAD_FEEDBACK_PORT)).filter((s) => s.name === 'load_feedback_multiplier');
   }));
-  every(2_000, guard('ledger balances', async () => {
+  launch.every(2_000, guard('ledger balances', async () => {
     await Promise.all(
-      topAccounts(trafficLine, new Map()).map(async (a) => {
+      topAccounts(traffic.line, new Map()).map(async (a) => {
         const response = await fetch(`http://127.0.0.1:${env.LEDGER_PORT}/v1/accounts/${a.accountId}/balance`, {
           headers: { authorization: `Bearer ${token}` },
           signal: AbortSignal.timeout(2_000),
         });
         if (response.status !== 200) return;
         const b = (await response.json()) as { balanceCredits: number; heldCredits: number; availableCredits: number };
-        balances.set(a.accountId, { balanceCredits: b.balanceCredits, heldCredits: b.heldCredits, availableCredits: b.availableCredits });
+        sources.balances.set(a.accountId, { balanceCredits: b.balanceCredits, heldCredits: b.heldCredits, availableCredits: b.availableCredits });
       }),
     );
   }));
-  every(2_000, guard('consumer lag', async () => {
-    if (!adminConnected) {
-      await admin.connect();
-      adminConnected = true;
-    }
-    lag = await lagOf(admin);
+  launch.every(2_000, guard('consumer lag', async () => {
+    sources.lag = await consumerLag.read();
   }));
+  return sources;
+}
 
+/** Redraws the summary in place every second on a terminal; otherwise prints a plain line every 10 s. */
+function showSummary(launch: Launch, run: { startedAtMs: number; readyAfterMs: number; token: string }, traffic: TrafficFeed, sources: Sources): void {
+  const tty = process.stdout.isTTY === true;
   let lastPlainMs = 0;
   const render = () => {
-    if (stopping) return;
+    if (launch.stopping) return;
     const now = Date.now();
     const view = {
       nowMs: now,
-      startedAtMs: t0,
-      readyAfterMs,
-      traffic: trafficLine,
-      trafficRates: ratesOf(trafficSnapshots),
-      admissionRates: ratesOf(admissionSnapshots),
-      accounts: topAccounts(trafficLine, balances),
-      multipliers,
-      lag,
-      freshness,
-      problems: [...problems, ...sourceProblems.values()],
+      startedAtMs: run.startedAtMs,
+      readyAfterMs: run.readyAfterMs,
+      traffic: traffic.line,
+      trafficRates: ratesOf(traffic.snapshots),
+      admissionRates: ratesOf(sources.admissionSnapshots),
+      accounts: topAccounts(traffic.line, sources.balances),
+      multipliers: sources.multipliers,
+      lag: sources.lag,
+      freshness: sources.freshness,
+      problems: [...launch.problems, ...sources.problems.values()],
     };
     if (tty) {
-      const lines = [`token ${token}   logs ${logDir}`, ...renderSummary(view, true)];
+      const lines = [`token ${run.token}   logs ${logDir}`, ...renderSummary(view, true)];
       // Home, each line cleared to its end, then everything below cleared: a redraw without flicker.
       process.stdout.write(`\u001b[H${lines.map((l) => `${l}\u001b[K`).join('\n')}\n\u001b[J`);
     } else if (now - lastPlainMs >= 10_000) {
@@ -303,7 +378,7 @@ async function main(): Promise<void> {
     }
   };
   if (tty) process.stdout.write('\u001b[2J');
-  timers.push(setInterval(render, 1_000));
+  launch.timers.push(setInterval(render, 1_000));
 }
 
 void main();

@@ -46,32 +46,8 @@ const shapeOf = (name: string, catalogName: string): TopicSpec => {
 };
 
 export async function startSystem(stack: Stack, options: SystemOptions = {}): Promise<RunningSystem> {
-  const topics: SystemTopics = {
-    admissions: testName('adm'), usage: testName('usage'), ledger: testName('ledger'), balances: testName('bal'),
-    load: testName('load'), limits: testName('lim'), reputation: testName('rep'), deadletter: testName('dlq'),
-  };
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'system-test' });
-  const admin = new KafkaAdmin(kafka);
-  await admin.connect();
-  const specs = [
-    shapeOf(topics.admissions, TOPICS.admissions), shapeOf(topics.usage, TOPICS.usage), shapeOf(topics.ledger, TOPICS.ledger),
-    shapeOf(topics.balances, TOPICS.balances), shapeOf(topics.load, TOPICS.load), shapeOf(topics.limits, TOPICS.limits),
-    shapeOf(topics.reputation, TOPICS.reputation), shapeOf(topics.deadletter, TOPICS.deadletter),
-  ];
-  // Right after a create the broker's metadata can still deny the partitions: creating what is missing again is harmless.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await admin.ensureTopics(specs);
-      break;
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      await sleep(200 * attempt);
-    }
-  }
-  const db = createDataSource({ url: stack.databaseUrl, poolSizeMax: 1 });
-  await db.initialize();
-  const token = (await new TokenStore(db).create(testName('system'), [...SCOPES])).token;
-  await db.destroy();
+  const { topics, kafka, admin } = await createTopics(stack);
+  const token = await createToken(stack);
 
   const ports = { admission: await freePort(), ledger: await freePort(), ingest: await freePort(), feedback: await freePort(), console: await freePort() };
   const common = {
@@ -83,29 +59,12 @@ export async function startSystem(stack: Stack, options: SystemOptions = {}): Pr
   const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
   const services = new Map<string, Service>();
   const log = (name: string) => (options.logDir === undefined ? undefined : `${options.logDir}/${name}.log`);
-  const start = (name: string, entry: string, env: Record<string, string>, port: number, args: string[] = []) => {
+  const start: StartProcess = (name, entry, env, port, args = []) => {
     const service = startService(entry, { ...common, ...env }, port, log(name), args);
     services.set(name, service);
     return service;
   };
-  start('credit-ledger', 'apps/credit-ledger/src/main.ts', {
-    LEDGER_GROUP_ID: `${group}-ledger`, LEDGER_TOPIC_ADMISSIONS: topics.admissions, LEDGER_TOPIC_USAGE: topics.usage,
-    LEDGER_TOPIC_LEDGER: topics.ledger, LEDGER_TOPIC_BALANCES: topics.balances, LEDGER_TOPIC_DEADLETTER: topics.deadletter,
-  }, ports.ledger);
-  start('admission', 'apps/admission/src/main.ts', {
-    ADMISSION_TOPIC_ADMISSIONS: topics.admissions, ADMISSION_TOPIC_USAGE: topics.usage, ADMISSION_TOPIC_LEDGER: topics.ledger,
-    ADMISSION_TOPIC_BALANCES: topics.balances, ADMISSION_TOPIC_LIMITS: topics.limits, ADMISSION_TOPIC_REPUTATION: topics.reputation,
-    ADMISSION_TOPIC_DEADLETTER: topics.deadletter,
-  }, ports.admission);
-  start('usage-ingest', 'apps/usage-ingest/src/main.ts', {
-    USAGE_INGEST_GROUP_ID: `${group}-ingest`, USAGE_INGEST_TOPIC_ADMISSIONS: topics.admissions, USAGE_INGEST_TOPIC_USAGE: topics.usage,
-    USAGE_INGEST_TOPIC_LEDGER: topics.ledger, USAGE_INGEST_DEADLETTER_TOPIC: topics.deadletter,
-  }, ports.ingest);
-  start('load-feedback', 'apps/load-feedback/src/main.ts', {
-    LOAD_FEEDBACK_TOPIC_LOAD: topics.load, LOAD_FEEDBACK_TOPIC_ADMISSIONS: topics.admissions, LOAD_FEEDBACK_TOPIC_LIMITS: topics.limits,
-    LOAD_FEEDBACK_TOPIC_REPUTATION: topics.reputation, LOAD_FEEDBACK_TOPIC_DEADLETTER: topics.deadletter,
-  }, ports.feedback);
-  if (options.console === true) start('console', 'apps/console/src/main.ts', { CONSOLE_TOPIC_DEADLETTER: topics.deadletter }, ports.console);
+  startServices(start, topics, group, ports, options.console === true);
 
   const stop = async () => {
     // The traffic first, so that it cancels what it runs while admission is still up; then everything else.
@@ -140,4 +99,65 @@ export async function startSystem(stack: Stack, options: SystemOptions = {}): Pr
     throw error;
   }
   return { topics, token, ports, services, kafka, admin, startTraffic, stop };
+}
+
+/** Starts one process of the system (and tracks it for stop), with the system's common environment and its own. */
+type StartProcess = (name: string, entry: string, env: Record<string, string>, port: number, args?: string[]) => Service;
+
+/** Topics of this system's own, shaped as the catalog's (partitions, compaction), and the admin client that made them. */
+async function createTopics(stack: Stack): Promise<{ topics: SystemTopics; kafka: Kafka; admin: KafkaAdmin }> {
+  const topics: SystemTopics = {
+    admissions: testName('adm'), usage: testName('usage'), ledger: testName('ledger'), balances: testName('bal'),
+    load: testName('load'), limits: testName('lim'), reputation: testName('rep'), deadletter: testName('dlq'),
+  };
+  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'system-test' });
+  const admin = new KafkaAdmin(kafka);
+  await admin.connect();
+  const specs = [
+    shapeOf(topics.admissions, TOPICS.admissions), shapeOf(topics.usage, TOPICS.usage), shapeOf(topics.ledger, TOPICS.ledger),
+    shapeOf(topics.balances, TOPICS.balances), shapeOf(topics.load, TOPICS.load), shapeOf(topics.limits, TOPICS.limits),
+    shapeOf(topics.reputation, TOPICS.reputation), shapeOf(topics.deadletter, TOPICS.deadletter),
+  ];
+  // Right after a create the broker's metadata can still deny the partitions: creating what is missing again is harmless.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.ensureTopics(specs);
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await sleep(200 * attempt);
+    }
+  }
+  return { topics, kafka, admin };
+}
+
+/** A token with every scope, stored before any process starts. */
+async function createToken(stack: Stack): Promise<string> {
+  const db = createDataSource({ url: stack.databaseUrl, poolSizeMax: 1 });
+  await db.initialize();
+  const token = (await new TokenStore(db).create(testName('system'), [...SCOPES])).token;
+  await db.destroy();
+  return token;
+}
+
+/** The four services, each on this system's topics, and the console when asked for. */
+function startServices(start: StartProcess, topics: SystemTopics, group: string, ports: RunningSystem['ports'], withConsole: boolean): void {
+  start('credit-ledger', 'apps/credit-ledger/src/main.ts', {
+    LEDGER_GROUP_ID: `${group}-ledger`, LEDGER_TOPIC_ADMISSIONS: topics.admissions, LEDGER_TOPIC_USAGE: topics.usage,
+    LEDGER_TOPIC_LEDGER: topics.ledger, LEDGER_TOPIC_BALANCES: topics.balances, LEDGER_TOPIC_DEADLETTER: topics.deadletter,
+  }, ports.ledger);
+  start('admission', 'apps/admission/src/main.ts', {
+    ADMISSION_TOPIC_ADMISSIONS: topics.admissions, ADMISSION_TOPIC_USAGE: topics.usage, ADMISSION_TOPIC_LEDGER: topics.ledger,
+    ADMISSION_TOPIC_BALANCES: topics.balances, ADMISSION_TOPIC_LIMITS: topics.limits, ADMISSION_TOPIC_REPUTATION: topics.reputation,
+    ADMISSION_TOPIC_DEADLETTER: topics.deadletter,
+  }, ports.admission);
+  start('usage-ingest', 'apps/usage-ingest/src/main.ts', {
+    USAGE_INGEST_GROUP_ID: `${group}-ingest`, USAGE_INGEST_TOPIC_ADMISSIONS: topics.admissions, USAGE_INGEST_TOPIC_USAGE: topics.usage,
+    USAGE_INGEST_TOPIC_LEDGER: topics.ledger, USAGE_INGEST_DEADLETTER_TOPIC: topics.deadletter,
+  }, ports.ingest);
+  start('load-feedback', 'apps/load-feedback/src/main.ts', {
+    LOAD_FEEDBACK_TOPIC_LOAD: topics.load, LOAD_FEEDBACK_TOPIC_ADMISSIONS: topics.admissions, LOAD_FEEDBACK_TOPIC_LIMITS: topics.limits,
+    LOAD_FEEDBACK_TOPIC_REPUTATION: topics.reputation, LOAD_FEEDBACK_TOPIC_DEADLETTER: topics.deadletter,
+  }, ports.feedback);
+  if (withConsole) start('console', 'apps/console/src/main.ts', { CONSOLE_TOPIC_DEADLETTER: topics.deadletter }, ports.console);
 }

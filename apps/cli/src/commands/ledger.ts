@@ -1,6 +1,7 @@
 /**
- * `access ledger verify | rebuild | replay`: the SRE's proof and repair tools for the credit ledger. Each reads
- * the event log (Postgres, DATABASE_URL and LEDGER_DB_SCHEMA); long runs draw a progress bar on stderr.
+ * `access ledger verify | rebuild | replay | republish-balances`: the SRE's proof and repair tools for the credit
+ * ledger. Each reads the event log (Postgres, DATABASE_URL and LEDGER_DB_SCHEMA); long runs draw a progress bar on
+ * stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
@@ -64,7 +65,13 @@ function wholeNumber(value: string): number {
 
 export function registerLedgerCommands(program: Command): void {
   const ledger = program.command('ledger').description('Credit ledger: prove, rebuild and republish from the event log');
+  registerVerify(ledger);
+  registerRebuild(ledger);
+  registerReplay(ledger);
+  registerRepublishBalances(ledger);
+}
 
+function registerVerify(ledger: Command): void {
   ledger
     .command('verify')
     .description('Recompute every balance from the event log and compare with the projections; exit 1 on any mismatch')
@@ -88,7 +95,9 @@ export function registerLedgerCommands(program: Command): void {
       }
       if (report.failed.length > 0) process.exitCode = 1;
     });
+}
 
+function registerRebuild(ledger: Command): void {
   ledger
     .command('rebuild')
     .description('Rebuild every projection (balances, grants, open reservations) from the event log')
@@ -96,7 +105,9 @@ export function registerLedgerCommands(program: Command): void {
       const result = await withLedgerDb((db) => withProgress('rebuild', (onProgress) => rebuildProjections(db, { onProgress })));
       process.stdout.write(`rebuilt ${result.accounts} accounts from ${result.events} events\n`);
     });
+}
 
+function registerReplay(ledger: Command): void {
   ledger
     .command('replay')
     .description('Republish ledger events to Kafka in order, with their original ids')
@@ -128,7 +139,9 @@ export function registerLedgerCommands(program: Command): void {
       });
       process.stdout.write(`republished ${result.published} events to ${options.topic}\n`);
     });
+}
 
+function registerRepublishBalances(ledger: Command): void {
   ledger
     .command('republish-balances')
     .description('Publish every balance (recomputed from the event log) again to the compacted balances topic')

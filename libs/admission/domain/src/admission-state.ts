@@ -1,6 +1,6 @@
 import { allowsPriority, priceModel, type AllowanceWindow, type Plan, type PlansConfig, type PriceBook, type Priority } from '@access/catalog';
-import { AccountState, AdmissionRecord, UserState } from './accounts';
-import type { RollingWindow } from './rolling-window';
+import { AccountState, UserState } from './accounts';
+import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions } from './admission-options';
 import {
   allowanceLimitName,
   type AdmissionError,
@@ -13,34 +13,10 @@ import {
   type DecideResult,
   type ReplayableDecision,
 } from './decision';
-import { ExpiryQueue } from './expiry-queue';
 import { chargeInto, debtAt, newGcraResult } from './gcra';
 import { admissionLimits } from './limits';
+import { OpenAdmissions, validCredits } from './open-admissions';
 import { effectiveLimit, newWaterfallInput, newWaterfallScratch, runWaterfall, type WaterfallInput, type WaterfallScratch } from './waterfall';
-
-/** Capacity limits a caller may lower (tests, small instances); the arithmetic limits are fixed. */
-export interface AdmissionCapacity {
-  readonly openAdmissionsMax: number;
-  readonly accountsMax: number;
-  readonly usersPerAccountMax: number;
-  readonly earlyReservationsMax: number;
-}
-
-export interface AdmissionOptions {
-  /** Retry hint for load_shed: the load-feedback controller restores capacity on a cadence of seconds. */
-  readonly loadShedRetryAfterMs: number;
-  readonly capacity: AdmissionCapacity;
-}
-
-export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = {
-  loadShedRetryAfterMs: 15_000,
-  capacity: {
-    openAdmissionsMax: admissionLimits.openAdmissionsMax,
-    accountsMax: admissionLimits.accountsMax,
-    usersPerAccountMax: admissionLimits.usersPerAccountMax,
-    earlyReservationsMax: admissionLimits.earlyReservationsMax,
-  },
-};
 
 export interface AdmissionStateConfig {
   readonly plans: PlansConfig;
@@ -80,19 +56,11 @@ export class AdmissionState {
   private readonly options: AdmissionOptions;
   private readonly defaultPlan: Plan | null;
   private readonly accounts = new Map<string, AccountState>();
-  private readonly records = new Map<string, AdmissionRecord>();
-  private readonly expiries = new ExpiryQueue<AdmissionRecord>();
+  /** The admitted requests tracked, their expiries, and inputs about admissions not known yet (see open-admissions.ts). */
+  private readonly open: OpenAdmissions;
   /** model → plan → multiplier per priority index. Absent means 1. */
   private readonly loadMultipliers = new Map<string, Map<string, Float64Array>>();
-  /** Ledger positions of reservations whose decision is not known yet, oldest first (Map keeps insertion order). */
-  private readonly earlyReservations = new Map<string, number>();
-  /** Completions whose decision is not known yet (replay order), oldest first. */
-  private readonly earlyCompletions = new Map<string, number>();
-  /** Admissions whose reservation ran out with no completion known here, oldest first (see completeLate). */
-  private readonly lateDecisions = new Map<string, LateDecision>();
   private readonly allowanceNames = new Map<AllowanceWindow, string>();
-  /** The greatest admissionId ever tracked (string order), for the duplicate check in decide. */
-  private maxTrackedId = '';
   private readonly input: WaterfallInput;
   private readonly scratch: WaterfallScratch = newWaterfallScratch();
   private readonly gcraScratch = newGcraResult();
@@ -101,6 +69,7 @@ export class AdmissionState {
     this.plans = config.plans;
     this.priceBook = config.priceBook;
     this.options = { ...DEFAULT_ADMISSION_OPTIONS, ...config.options };
+    this.open = new OpenAdmissions(this.accounts, this.options.capacity);
     const fallback = config.plans.defaults.unknownAccountPlan;
     this.defaultPlan = fallback === null ? null : (config.plans.plans.get(fallback) ?? null);
     for (const plan of config.plans.plans.values()) {
@@ -120,7 +89,7 @@ export class AdmissionState {
    * instance) come back as an AdmissionError and change nothing; rejections change nothing either.
    */
   decide(request: AdmissionRequest, nowMs: number): DecideResult {
-    this.expire(nowMs);
+    this.open.expire(nowMs);
     const pricing = this.priceBook.models.get(request.model);
     if (pricing === undefined) return error('ADMISSION.UNKNOWN_MODEL', 'model', `unknown model ${JSON.stringify(request.model)}`, 'unknown_model');
     const priced = priceModel(pricing, request.estimate.meters, request.estimate.dimensions);
@@ -139,7 +108,7 @@ export class AdmissionState {
     const user = account === null ? null : (account.users.get(request.userId) ?? null);
     const capacity = this.options.capacity;
     if (
-      this.records.size >= capacity.openAdmissionsMax ||
+      this.open.size >= capacity.openAdmissionsMax ||
       (account === null && this.accounts.size >= capacity.accountsMax) ||
       (account !== null && user === null && account.users.size >= capacity.usersPerAccountMax)
     ) {
@@ -169,10 +138,9 @@ export class AdmissionState {
     input.user = null;
     if (decision.decision !== 'admitted') return decision;
     // Ids come from the caller; a duplicate would corrupt the tracking of the first one. Checked only
-    // here, where the admission is recorded, since a rejection records nothing. Callers use increasing
-    // ids (UUIDv7), and an id above every id tracked so far cannot be tracked: that comparison spares
-    // the lookup in a map of every open admission (a cache miss) on the usual path.
-    if (request.admissionId <= this.maxTrackedId && this.records.has(request.admissionId)) {
+    // here, where the admission is recorded, since a rejection records nothing (isTracked says why it
+    // is cheap).
+    if (this.open.isTracked(request.admissionId)) {
       return error('ADMISSION.DUPLICATE_ADMISSION_ID', 'admissionId', `admission ${request.admissionId} is already tracked`);
     }
 
@@ -183,7 +151,7 @@ export class AdmissionState {
     usr.rpmDebt = scratch.rpm.debt;
     acc.creditsAtMs = scratch.credits.atMs;
     acc.creditsDebt = scratch.credits.debt;
-    this.track(acc, usr, decision.admissionId, pricing.family, nowMs, nowMs, nowMs + plan.reservationTimeoutMs, decision.estimatedCredits, scratch.allowanceCredits, scratch.heldCredits);
+    this.open.track(acc, usr, decision.admissionId, pricing.family, nowMs, nowMs, nowMs + plan.reservationTimeoutMs, decision.estimatedCredits, scratch.allowanceCredits, scratch.heldCredits);
     return decision;
   }
 
@@ -193,9 +161,9 @@ export class AdmissionState {
    * concurrency slot and credit hold. Replaying the same decision twice changes nothing.
    */
   replayDecision(event: ReplayableDecision, nowMs: number): ApplyResult {
-    this.expire(nowMs);
+    this.open.expire(nowMs);
     if (event.decision !== 'admitted') return 'applied';
-    if (this.records.has(event.admissionId)) return 'stale';
+    if (this.open.has(event.admissionId)) return 'stale';
     if (!validCredits(event.estimatedCredits) || !validCredits(event.heldCredits) || !Number.isFinite(event.decidedAtMs)) return 'invalid';
     let account = this.accounts.get(event.accountId) ?? null;
     if (account === null) {
@@ -210,55 +178,12 @@ export class AdmissionState {
       user = this.createUser(account, event.userId);
     }
     const plan = account.plan ?? this.plans.plans.get(event.plan) ?? this.defaultPlan;
-    if (plan !== null) {
-      const load = this.loadMultiplier(event.model, plan.name, event.priority);
-      const factor = (load > 0 ? load : 1) * user.reputation;
-      const periodMs = admissionLimits.ratePeriodMs;
-      const out = this.gcraScratch;
-      chargeInto(out, user.rpmAtMs, user.rpmDebt, event.decidedAtMs, 1, effectiveLimit(plan.requestsPerMinute, factor, admissionLimits.effectiveRateLimitMax), periodMs);
-      user.rpmAtMs = out.atMs;
-      user.rpmDebt = out.debt;
-      const cpmLimit = effectiveLimit(plan.creditsPerMinute, factor, admissionLimits.effectiveRateLimitMax);
-      chargeInto(out, account.creditsAtMs, account.creditsDebt, event.decidedAtMs, event.estimatedCredits, cpmLimit, periodMs);
-      account.creditsAtMs = out.atMs;
-      account.creditsDebt = out.debt;
-    }
+    if (plan !== null) this.chargeReplayedRates(account, user, event, plan);
     let allowanceCredits = 0;
     for (const f of event.fundedBy) if (f.source === 'allowance') allowanceCredits += f.credits;
     const family = event.family ?? this.priceBook.models.get(event.model)?.family ?? '';
     const expiresAtMs = event.reservationExpiresAtMs ?? event.decidedAtMs + (plan?.reservationTimeoutMs ?? this.plans.defaults.reservationTimeoutMs);
-    const completed = this.earlyCompletions.get(event.admissionId);
-    // A completed request's hold outlives its reservation until the ledger's balance reflects the settlement (see
-    // expire), so one whose completion came first (a standby reads completions and decisions from different topics) is
-    // tracked even when its reservation is over, and ends as it would have here live.
-    if (expiresAtMs <= nowMs && completed === undefined) {
-      // Too old to hold anything, unless its completion is read next: only its allowance usage counts.
-      const allowance = account.allowanceFor(family, admissionLimits.allowanceBucketsPerWindow);
-      if (allowance !== null) for (const w of allowance.windows) w.add(event.decidedAtMs, nowMs, allowanceCredits);
-      const reservedVersion = this.earlyReservations.get(event.admissionId) ?? -1;
-      this.earlyReservations.delete(event.admissionId);
-      const late: LateDecision = {
-        accountId: event.accountId,
-        userId: event.userId,
-        decidedAtMs: event.decidedAtMs,
-        expiresAtMs,
-        estimatedCredits: event.estimatedCredits,
-        allowanceCredits,
-        windows: allowance?.windows ?? null,
-        heldCredits: event.heldCredits,
-        reservedVersion,
-      };
-      remember(this.lateDecisions, event.admissionId, late, this.options.capacity.earlyReservationsMax);
-      return 'applied';
-    }
-    if (this.records.size >= this.options.capacity.openAdmissionsMax) return 'capacity_exhausted';
-    this.track(account, user, event.admissionId, family, event.decidedAtMs, nowMs, expiresAtMs, event.estimatedCredits, allowanceCredits, event.heldCredits);
-    if (completed !== undefined) {
-      this.earlyCompletions.delete(event.admissionId);
-      this.applyCompletion(event.admissionId, completed, 'succeeded');
-      if (expiresAtMs <= nowMs) this.expire(nowMs);
-    }
-    return 'applied';
+    return this.open.replay(account, user, event, family, expiresAtMs, allowanceCredits, nowMs);
   }
 
   /**
@@ -268,14 +193,7 @@ export class AdmissionState {
    * happened, and keeping it only errs on the safe side. Returns false when the admission is not tracked.
    */
   revoke(admissionId: string): boolean {
-    const record = this.records.get(admissionId);
-    if (record === undefined) return false;
-    if (!record.completed && record.allowanceCredits > 0 && record.windows !== null) {
-      for (const w of record.windows) w.correct(record.decidedAtMs, -record.allowanceCredits);
-    }
-    this.endHold(record);
-    this.forget(record);
-    return true;
+    return this.open.revoke(admissionId);
   }
 
   // ---------------------------------------------------------------- inputs
@@ -295,14 +213,7 @@ export class AdmissionState {
       account.changePlan(this.plans.plans.get(update.plan) ?? null, update.plan, admissionLimits.allowanceBucketsPerWindow);
     }
     // Holds this balance now reflects stop counting, so none is counted twice.
-    for (let record = account.unreflectedHoldsHead; record !== null; ) {
-      const next = record.holdNext; // read first: ending the hold unlinks the record
-      if (record.reservedVersion >= 0 && record.reservedVersion <= update.version) {
-        this.endHold(record);
-        if (!record.slotHeld) this.forget(record);
-      }
-      record = next;
-    }
+    this.open.endReflectedHolds(account, update.version);
     return account.plan === null && account.planName !== '' ? 'unknown_plan' : 'applied';
   }
 
@@ -313,19 +224,7 @@ export class AdmissionState {
    * is never forgotten. A reservation for an admission not known yet is remembered for replayDecision.
    */
   applyLedgerReserved(admissionId: string, version: number): ApplyResult {
-    if (!Number.isSafeInteger(version) || version < 0) return 'invalid';
-    const record = this.records.get(admissionId);
-    if (record === undefined) {
-      remember(this.earlyReservations, admissionId, version, this.options.capacity.earlyReservationsMax);
-      return 'deferred';
-    }
-    if (record.reservedVersion >= 0 && record.reservedVersion <= version) return 'stale';
-    record.reservedVersion = version;
-    if (record.holdCounting && record.account.balanceVersion >= version) {
-      this.endHold(record);
-      if (!record.slotHeld) this.forget(record);
-    }
-    return 'applied';
+    return this.open.applyLedgerReserved(admissionId, version);
   }
 
   /** `limits.adjusted`: the load multiplier for (model, plan, priority); 0 sheds it. */
@@ -370,58 +269,17 @@ export class AdmissionState {
    * with zero meters gives all of it back). The credit hold keeps counting until the ledger reflects
    * it: the ledger settles it, and until its balance says so the held credits are not spendable.
    */
-  applyCompletion(admissionId: string, actualCredits: number, _status: CompletionStatus): CompletionOutcome {
-    if (!validCredits(actualCredits)) return { outcome: 'invalid', admissionId, message: 'actualCredits must be a non-negative safe integer' };
-    const record = this.records.get(admissionId);
-    if (record === undefined || record.completed) {
-      if (record === undefined) {
-        const late = this.lateDecisions.get(admissionId);
-        if (late !== undefined) return this.completeLate(admissionId, late, actualCredits);
-        remember(this.earlyCompletions, admissionId, actualCredits, this.options.capacity.earlyReservationsMax);
-      }
-      return { outcome: 'unknown', admissionId };
-    }
-    record.completed = true;
-    this.releaseSlot(record);
-    const allowanceCredits = actualCredits < record.allowanceCredits ? actualCredits : record.allowanceCredits;
-    const delta = allowanceCredits - record.allowanceCredits;
-    if (delta !== 0 && record.windows !== null) for (const w of record.windows) w.correct(record.decidedAtMs, delta);
-    if (!record.holdCounting) this.forget(record);
-    return {
-      outcome: 'completed',
-      admissionId,
-      accountId: record.account.accountId,
-      estimatedCredits: record.estimatedCredits,
-      actualCredits,
-      allowanceCredits,
-      creditsCharged: actualCredits - allowanceCredits,
-      overshootCredits: actualCredits > record.estimatedCredits ? actualCredits - record.estimatedCredits : 0,
-    };
+  applyCompletion(admissionId: string, actualCredits: number, status: CompletionStatus): CompletionOutcome {
+    return this.open.applyCompletion(admissionId, actualCredits, status);
   }
 
   /**
    * Ends every slot and hold whose reservation expired by nowMs. Returns how many admissions expired.
-   *
-   * A hold of a request that has not completed ends at its expiry, as the ledger's reservation does. A
-   * completed request is different: the ledger settles it (charges it) rather than expiring it, so its
-   * hold keeps counting past the expiry until the ledger's balance reflects it (bounded by
-   * admissionLimits.unreflectedHoldGraceMs).
+   * A completed request's hold outlives its expiry until the ledger's balance reflects it (see
+   * OpenAdmissions.expire).
    */
   expire(nowMs: number): number {
-    let expired = 0;
-    for (let top = this.expiries.peek(); top !== undefined && top.dueAtMs <= nowMs; top = this.expiries.peek()) {
-      if (top.completed && top.holdCounting && top.dueAtMs === top.expiresAtMs) {
-        this.expiries.remove(top);
-        top.dueAtMs = top.expiresAtMs + admissionLimits.unreflectedHoldGraceMs;
-        this.expiries.push(top);
-        continue;
-      }
-      if (!top.completed) this.rememberLate(top);
-      this.endHold(top);
-      this.forget(top);
-      expired++;
-    }
-    return expired;
+    return this.open.expire(nowMs);
   }
 
   /**
@@ -476,12 +334,7 @@ export class AdmissionState {
   }
 
   stats(): { accounts: number; openAdmissions: number; earlyReservations: number; earlyCompletions: number } {
-    return {
-      accounts: this.accounts.size,
-      openAdmissions: this.records.size,
-      earlyReservations: this.earlyReservations.size,
-      earlyCompletions: this.earlyCompletions.size,
-    };
+    return { accounts: this.accounts.size, ...this.open.stats() };
   }
 
   // ---------------------------------------------------------------- internals
@@ -503,109 +356,19 @@ export class AdmissionState {
     return user;
   }
 
-  /** Starts tracking an admitted request: slot, allowance usage, hold and expiry. */
-  private track(
-    account: AccountState,
-    user: UserState,
-    admissionId: string,
-    family: string,
-    decidedAtMs: number,
-    nowMs: number,
-    expiresAtMs: number,
-    estimatedCredits: number,
-    allowanceCredits: number,
-    heldCredits: number,
-  ): void {
-    let windows = null;
-    if (allowanceCredits > 0) {
-      const allowance = account.allowanceFor(family, admissionLimits.allowanceBucketsPerWindow);
-      if (allowance !== null) {
-        windows = allowance.windows;
-        for (const w of windows) w.add(decidedAtMs, nowMs, allowanceCredits);
-      }
-    }
-    const record = new AdmissionRecord(admissionId, account, user, decidedAtMs, expiresAtMs, estimatedCredits, allowanceCredits, windows, heldCredits);
-    if (admissionId > this.maxTrackedId) this.maxTrackedId = admissionId;
-    user.addSlot(record);
-    account.openAdmissions++;
-    this.records.set(admissionId, record);
-    this.expiries.push(record);
-    if (record.holdCounting) {
-      account.addUnreflectedHold(record);
-      const reservedVersion = this.earlyReservations.get(admissionId);
-      if (reservedVersion !== undefined) {
-        this.earlyReservations.delete(admissionId);
-        record.reservedVersion = reservedVersion;
-        if (account.balanceVersion >= reservedVersion) this.endHold(record);
-      }
-    }
-  }
-
-  /**
-   * The completion of an admission whose reservation ran out before this state knew of the completion: a standby, or a
-   * new owner catching up, reads decisions and completions from two topics in no common order, and may read both after
-   * the expiry. The request did complete, so the ledger charges it rather than expiring its hold: as live (see expire),
-   * its hold counts again until the balance shows the charge, and its allowance usage becomes the actual cost.
-   */
-  private completeLate(admissionId: string, late: LateDecision, actualCredits: number): CompletionOutcome {
-    this.lateDecisions.delete(admissionId);
-    const account = this.accounts.get(late.accountId);
-    const user = account?.users.get(late.userId);
-    if (account === undefined || user === undefined || this.records.size >= this.options.capacity.openAdmissionsMax) return { outcome: 'unknown', admissionId };
-    // The allowance usage is in the windows already: corrected here to the actual cost, not recorded again.
-    const allowanceCredits = actualCredits < late.allowanceCredits ? actualCredits : late.allowanceCredits;
-    if (late.windows !== null && allowanceCredits !== late.allowanceCredits) for (const w of late.windows) w.correct(late.decidedAtMs, allowanceCredits - late.allowanceCredits);
-    this.track(account, user, admissionId, '', late.decidedAtMs, late.expiresAtMs, late.expiresAtMs, late.estimatedCredits, 0, late.heldCredits);
-    const record = this.records.get(admissionId);
-    if (record !== undefined && late.reservedVersion >= 0) this.applyLedgerReserved(admissionId, late.reservedVersion);
-    this.applyCompletion(admissionId, actualCredits, 'succeeded');
-    // Past its reservation expiry: the hold now counts until the balance shows the charge, as for any completed request.
-    this.expire(late.expiresAtMs);
-    return {
-      outcome: 'completed',
-      admissionId,
-      accountId: late.accountId,
-      estimatedCredits: late.estimatedCredits,
-      actualCredits,
-      allowanceCredits,
-      creditsCharged: actualCredits - allowanceCredits,
-      overshootCredits: actualCredits > late.estimatedCredits ? actualCredits - late.estimatedCredits : 0,
-    };
-  }
-
-  private rememberLate(record: AdmissionRecord): void {
-    const late: LateDecision = {
-      accountId: record.account.accountId,
-      userId: record.user.userId,
-      decidedAtMs: record.decidedAtMs,
-      expiresAtMs: record.expiresAtMs,
-      estimatedCredits: record.estimatedCredits,
-      allowanceCredits: record.allowanceCredits,
-      windows: record.windows,
-      heldCredits: record.heldCredits,
-      reservedVersion: record.reservedVersion,
-    };
-    remember(this.lateDecisions, record.admissionId, late, this.options.capacity.earlyReservationsMax);
-  }
-
-  private endHold(record: AdmissionRecord): void {
-    if (!record.holdCounting) return;
-    record.holdCounting = false;
-    record.account.removeUnreflectedHold(record);
-  }
-
-  private releaseSlot(record: AdmissionRecord): void {
-    if (!record.slotHeld) return;
-    record.slotHeld = false;
-    record.user.removeSlot(record);
-  }
-
-  private forget(record: AdmissionRecord): void {
-    if (this.records.get(record.admissionId) !== record) return;
-    this.releaseSlot(record);
-    this.records.delete(record.admissionId);
-    this.expiries.remove(record);
-    record.account.openAdmissions--;
+  /** The rate counters a replayed decision charged at its own time, under the limits in force now. */
+  private chargeReplayedRates(account: AccountState, user: UserState, event: ReplayableDecision, plan: Plan): void {
+    const load = this.loadMultiplier(event.model, plan.name, event.priority);
+    const factor = (load > 0 ? load : 1) * user.reputation;
+    const periodMs = admissionLimits.ratePeriodMs;
+    const out = this.gcraScratch;
+    chargeInto(out, user.rpmAtMs, user.rpmDebt, event.decidedAtMs, 1, effectiveLimit(plan.requestsPerMinute, factor, admissionLimits.effectiveRateLimitMax), periodMs);
+    user.rpmAtMs = out.atMs;
+    user.rpmDebt = out.debt;
+    const cpmLimit = effectiveLimit(plan.creditsPerMinute, factor, admissionLimits.effectiveRateLimitMax);
+    chargeInto(out, account.creditsAtMs, account.creditsDebt, event.decidedAtMs, event.estimatedCredits, cpmLimit, periodMs);
+    account.creditsAtMs = out.atMs;
+    account.creditsDebt = out.debt;
   }
 }
 
@@ -613,35 +376,6 @@ function error(code: AdmissionErrorCode, path: string, message: string, pricingE
   return { decision: 'error', code, path, message, pricingError };
 }
 
-function validCredits(credits: number): boolean {
-  return Number.isSafeInteger(credits) && credits >= 0;
-}
-
 function validFactor(factor: number): boolean {
   return Number.isFinite(factor) && factor >= 0 && factor <= admissionLimits.factorMax;
-}
-
-/** What completeLate needs of an admission whose reservation ran out with no completion known. */
-interface LateDecision {
-  readonly accountId: string;
-  readonly userId: string;
-  readonly decidedAtMs: number;
-  readonly expiresAtMs: number;
-  readonly estimatedCredits: number;
-  readonly allowanceCredits: number;
-  /** The windows its allowance usage is recorded in. */
-  readonly windows: readonly RollingWindow[] | null;
-  readonly heldCredits: number;
-  /** The ledger position of its reservation, or -1. */
-  readonly reservedVersion: number;
-}
-
-/** Adds to a bounded first-in-first-out memo, evicting the oldest entry when full. */
-function remember<V>(memo: Map<string, V>, key: string, value: V, max: number): void {
-  memo.delete(key);
-  if (memo.size >= max) {
-    const oldest = memo.keys().next();
-    if (!oldest.done) memo.delete(oldest.value);
-  }
-  memo.set(key, value);
 }

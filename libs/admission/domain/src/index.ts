@@ -1,11 +1,5 @@
-export {
-  AdmissionState,
-  DEFAULT_ADMISSION_OPTIONS,
-  type AccountView,
-  type AdmissionCapacity,
-  type AdmissionOptions,
-  type AdmissionStateConfig,
-} from './admission-state';
+export { DEFAULT_ADMISSION_OPTIONS, type AdmissionCapacity, type AdmissionOptions } from './admission-options';
+export { AdmissionState, type AccountView, type AdmissionStateConfig } from './admission-state';
 export {
   LIMIT_NAMES,
   REQUESTS_LIMIT_WINDOW_MS,

@@ -1,7 +1,8 @@
 // Test support for this library's specs (not exported): a small catalog with round numbers, and
 // request builders, so each scenario states only what it is about.
 import { parseCatalog, type Catalog, type Priority } from '@access/catalog';
-import { AdmissionState, type AdmissionOptions } from './admission-state';
+import type { AdmissionOptions } from './admission-options';
+import { AdmissionState } from './admission-state';
 import type { AdmissionRequest, DecideResult, Decision } from './decision';
 
 export const PLANS_YAML = `

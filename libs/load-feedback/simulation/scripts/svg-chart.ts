@@ -42,6 +42,36 @@ const colors = {
 };
 
 export function renderClosedLoopChart(points: readonly ChartPoint[], options: ChartOptions): string {
+  const frame = layout(points);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    text(margin.left, 28, options.title, { size: 18, weight: 'bold' }),
+    text(margin.left, 48, options.subtitle, { size: 12, fill: '#555555' }),
+    ...loadPanel(points, options, frame),
+    ...multiplierPanel(points, frame),
+    ...tickAxis(frame),
+    ...legend(options, frame),
+    '</svg>',
+  ];
+  return parts.join('\n') + '\n';
+}
+
+/** Where things go: the tick axis shared by both panels, and each panel's top and value scale. */
+interface Frame {
+  readonly plotWidth: number;
+  readonly tickMin: number;
+  readonly tickMax: number;
+  readonly x: (tick: number) => number;
+  readonly loadTop: number;
+  readonly loadMax: number;
+  readonly yLoad: (v: number) => number;
+  readonly multTop: number;
+  readonly multMax: number;
+  readonly yMult: (v: number) => number;
+}
+
+function layout(points: readonly ChartPoint[]): Frame {
   const plotWidth = width - margin.left - margin.right;
   const ticks = points.map((p) => p.tick);
   const tickMin = Math.min(...ticks);
@@ -54,64 +84,70 @@ export function renderClosedLoopChart(points: readonly ChartPoint[], options: Ch
   const multTop = loadTop + panelHeight + panelGap;
   const multMax = 1.6;
   const yMult = (v: number) => multTop + panelHeight - (v / multMax) * panelHeight;
+  return { plotWidth, tickMin, tickMax, x, loadTop, loadMax, yLoad, multTop, multMax, yMult };
+}
 
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    text(margin.left, 28, options.title, { size: 18, weight: 'bold' }),
-    text(margin.left, 48, options.subtitle, { size: 12, fill: '#555555' }),
-  );
-
-  // Load panel.
-  parts.push(
+/** The upper panel: demand and utilization against the target band, and the demand steps' markers across both panels. */
+function loadPanel(points: readonly ChartPoint[], options: ChartOptions, frame: Frame): string[] {
+  const { plotWidth, x, loadTop, loadMax, yLoad, multTop } = frame;
+  return [
     `<rect x="${margin.left}" y="${fmt(yLoad(options.target + options.band))}" width="${plotWidth}" height="${fmt(yLoad(options.target - options.band) - yLoad(options.target + options.band))}" fill="${colors.band}" fill-opacity="0.15"/>`,
     line(margin.left, yLoad(options.target), margin.left + plotWidth, yLoad(options.target), colors.band, { dash: '6 4' }),
-  );
-  parts.push(...grid(margin.left, plotWidth, loadMax, 0.2, yLoad, (v) => `${Math.round(v * 100)}%`));
-  parts.push(...markers(options.markers, x, loadTop, multTop + panelHeight));
-  parts.push(
+    ...grid(margin.left, plotWidth, loadMax, 0.2, yLoad, (v) => `${Math.round(v * 100)}%`),
+    ...markers(options.markers, x, loadTop, multTop + panelHeight),
     polyline(points.map((p) => [x(p.tick), yLoad(p.demandRatio)]), colors.demand, { dash: '5 3', width: 2 }),
     polyline(points.map((p) => [x(p.tick), yLoad(p.utilization)]), colors.utilization, { width: 2.5 }),
-  );
-  parts.push(axes(margin.left, loadTop, plotWidth, panelHeight), text(margin.left, loadTop - 10, 'share of capacity', { fill: '#555555' }));
+    axes(margin.left, loadTop, plotWidth, panelHeight),
+    text(margin.left, loadTop - 10, 'share of capacity', { fill: '#555555' }),
+  ];
+}
 
-  // Multiplier panel.
-  parts.push(...grid(margin.left, plotWidth, multMax, 0.25, yMult, (v) => v.toFixed(2)));
-  // Widest first: where the multipliers coincide (all at 1 or at the borrowing cap) the lines show as
-  // nested stripes instead of the last one hiding the others.
-  parts.push(
+/** The lower panel: the mean multiplier of each priority. */
+function multiplierPanel(points: readonly ChartPoint[], frame: Frame): string[] {
+  const { plotWidth, x, multTop, multMax, yMult } = frame;
+  return [
+    ...grid(margin.left, plotWidth, multMax, 0.25, yMult, (v) => v.toFixed(2)),
+    // Widest first: where the multipliers coincide (all at 1 or at the borrowing cap) the lines show as
+    // nested stripes instead of the last one hiding the others.
     polyline(points.map((p) => [x(p.tick), yMult(p.critical)]), colors.critical, { width: 6 }),
     polyline(points.map((p) => [x(p.tick), yMult(p.standard)]), colors.standard, { width: 3.5 }),
     polyline(points.map((p) => [x(p.tick), yMult(p.batch)]), colors.batch, { width: 1.5 }),
-  );
-  parts.push(axes(margin.left, multTop, plotWidth, panelHeight), text(margin.left, multTop - 10, 'load multiplier (mean over the plans of each priority)', { fill: '#555555' }));
+    axes(margin.left, multTop, plotWidth, panelHeight),
+    text(margin.left, multTop - 10, 'load multiplier (mean over the plans of each priority)', { fill: '#555555' }),
+  ];
+}
 
-  // Tick axis labels under the lower panel.
+/** Tick axis labels under the lower panel. */
+function tickAxis(frame: Frame): string[] {
+  const { plotWidth, tickMin, tickMax, x, multTop } = frame;
+  const parts: string[] = [];
   const step = niceStep(tickMax - tickMin);
   for (let t = Math.ceil(tickMin / step) * step; t <= tickMax; t += step) {
     parts.push(text(x(t), multTop + panelHeight + 18, String(t), { anchor: 'middle' }));
     parts.push(line(x(t), multTop + panelHeight, x(t), multTop + panelHeight + 5, colors.axis));
   }
   parts.push(text(margin.left + plotWidth / 2, multTop + panelHeight + 40, 'controller tick', { anchor: 'middle', fill: '#555555' }));
+  return parts;
+}
 
-  // Legend.
+/** Each panel's legend, right of it. */
+function legend(options: ChartOptions, frame: Frame): string[] {
+  const { plotWidth, loadTop, multTop } = frame;
+  const parts: string[] = [];
   const legendX = margin.left + plotWidth + 20;
-  const legend: [string, string, string | undefined][] = [
+  const loadLegend: [string, string, string | undefined][] = [
     ['offered demand', colors.demand, '5 3'],
     ['utilization', colors.utilization, undefined],
     [`target ± ${Math.round(options.band * 100)}%`, colors.band, '6 4'],
   ];
-  legend.forEach(([label, color, dash], i) => parts.push(...legendRow(legendX, loadTop + 10 + i * 22, label, color, dash)));
+  loadLegend.forEach(([label, color, dash], i) => parts.push(...legendRow(legendX, loadTop + 10 + i * 22, label, color, dash)));
   const multLegend: [string, string][] = [
     ['critical', colors.critical],
     ['standard', colors.standard],
     ['batch', colors.batch],
   ];
   multLegend.forEach(([label, color], i) => parts.push(...legendRow(legendX, multTop + 10 + i * 22, label, color, undefined, [6, 3.5, 1.5][i])));
-
-  parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return parts;
 }
 
 function grid(left: number, plotWidth: number, max: number, every: number, y: (v: number) => number, label: (v: number) => string): string[] {

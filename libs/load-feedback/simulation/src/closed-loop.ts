@@ -2,6 +2,7 @@ import { AdmissionState, type AdmissionRequest, type Rejection } from '@access/a
 import type { PlansConfig, PriceBook } from '@access/catalog';
 import { seededRandom } from '@access/testing';
 import { createLoadController, priorities, type ClassDemand, type FeedbackConfig, type LimitChange, type Priority } from '@access/load-feedback-domain';
+import { CompletionHeap } from './completion-heap';
 import { createFleetModel, toLoadSample } from './fleet-model';
 
 /**
@@ -97,6 +98,8 @@ const demandMix: readonly { plan: string; priority: Priority; share: number }[] 
   { plan: 'enterprise', priority: 'batch', share: 0.13 },
   { plan: 'payg', priority: 'batch', share: 0.11 },
 ];
+/** demandMix's shares by `plan|priority`. */
+const shareOf = new Map(demandMix.map((r) => [`${r.plan}|${r.priority}`, r.share]));
 
 const model = 'codex-1';
 const tokens = { inputMin: 15_000, inputMax: 25_000, outputMin: 3_000, outputMax: 5_000 };
@@ -122,36 +125,17 @@ export function runClosedLoop(options: ClosedLoopOptions): ClosedLoopRun {
   const random = seededRandom(options.seed ?? 42);
   const capacity = options.capacityCreditsPerSecond ?? 8000;
   const tickMs = options.feedback.tickIntervalMs;
-  const peakRatio = Math.max(...options.phases.map((p) => p.demandRatio));
   const meanCost = meanRequestCredits(options.priceBook);
 
   const admission = new AdmissionState({ plans: options.plans, priceBook: options.priceBook });
   const controller = createLoadController({ ...options.feedback, models: [model] });
   const fleet = createFleetModel({ serviceTimeMs: (durationMs.min + durationMs.max) / 2, meanRequestCredits: meanCost });
-
-  // Size each class so that its users' limits at multiplier 1 admit most, not all, of its peak demand.
-  const users: SimUser[] = [];
-  for (const row of demandMix) {
-    const plan = options.plans.plans.get(row.plan);
-    if (plan === undefined) throw new Error(`plans.yaml has no plan ${row.plan}`);
-    const peakCredits = row.share * peakRatio * capacity;
-    const perUserLimitCredits = (plan.requestsPerMinute / 60) * meanCost;
-    const count = clampInt(Math.ceil(peakCredits / (perUserLimitCredits * limitsOverPeakDemand)), usersPerClassMin, usersPerClassMax);
-    const weights = Array.from({ length: count }, () => 0.3 + 1.4 * random());
-    const total = weights.reduce((a, b) => a + b, 0);
-    weights.forEach((w, i) => {
-      const accountId = `sim-${row.plan}-${row.priority}-${i}`;
-      admission.applyBalance({ accountId, version: 1, availableCredits: simulatedBalanceCredits, plan: row.plan });
-      users.push({ accountId, plan: row.plan, priority: row.priority, weight: w / total, nextArrivalMs: Number.NaN });
-    });
-  }
-  const shareOf = new Map(demandMix.map((r) => [`${r.plan}|${r.priority}`, r.share]));
+  const loop: Loop = { random, capacity, meanCost, admission, completions: new CompletionHeap(), sequence: 0 };
+  const users = createUsers(loop, options);
 
   let controllerState = controller.initialState(0);
   let fleetState = fleet.initialState();
-  const completions = new MinHeap();
   const ticks: ClosedLoopTick[] = [];
-  let sequence = 0;
 
   for (let tick = 0; tick < options.ticks; tick++) {
     const startMs = tick * tickMs;
@@ -160,62 +144,7 @@ export function runClosedLoop(options: ClosedLoopOptions): ClosedLoopRun {
     const multipliers = Object.fromEntries(
       controller.multipliers(controllerState).map((m) => [`${m.plan}|${m.priority}`, m.multiplier]),
     );
-
-    // Arrivals: a Poisson process per user at its share of the class's demand.
-    const arrivals: { atMs: number; user: SimUser }[] = [];
-    for (const user of users) {
-      const classCredits = (shareOf.get(`${user.plan}|${user.priority}`) ?? 0) * demandRatio * capacity;
-      const ratePerMs = (classCredits * user.weight) / meanCost / 1000;
-      if (ratePerMs <= 0) continue;
-      let at = Number.isNaN(user.nextArrivalMs) || user.nextArrivalMs < startMs ? startMs + exponential(random, ratePerMs) : user.nextArrivalMs;
-      while (at < endMs) {
-        arrivals.push({ atMs: at, user });
-        at += exponential(random, ratePerMs);
-      }
-      user.nextArrivalMs = at;
-    }
-    arrivals.sort((a, b) => a.atMs - b.atMs);
-
-    const perClass = new Map<string, { requested: number; admitted: number; requests: number; admittedCount: number }>();
-    const rejected = Object.fromEntries(priorities.map((p) => [p, noRejections()])) as Record<Priority, Record<Rejection, number>>;
-    for (const { atMs, user } of arrivals) {
-      const nowMs = Math.floor(atMs);
-      for (let due = completions.peek(); due !== undefined && due.atMs <= nowMs; due = completions.peek()) {
-        completions.pop();
-        admission.applyCompletion(due.admissionId, due.credits, 'succeeded');
-      }
-      sequence++;
-      const request: AdmissionRequest = {
-        admissionId: `adm-${sequence}`,
-        requestId: `req-${sequence}`,
-        accountId: user.accountId,
-        userId: 'u',
-        model,
-        endpoint: 'code.generate',
-        priority: user.priority,
-        estimate: {
-          meters: {
-            input_tokens: Math.round(tokens.inputMin + (tokens.inputMax - tokens.inputMin) * random()),
-            output_tokens: Math.round(tokens.outputMin + (tokens.outputMax - tokens.outputMin) * random()),
-          },
-          dimensions: {},
-        },
-      };
-      const result = admission.decide(request, nowMs);
-      if (result.decision === 'error') throw new Error(`simulated request was invalid: ${result.code} ${result.message}`);
-      const key = `${user.plan}|${user.priority}`;
-      const stats = perClass.get(key) ?? { requested: 0, admitted: 0, requests: 0, admittedCount: 0 };
-      stats.requested += result.estimatedCredits;
-      stats.requests++;
-      if (result.decision === 'rejected' && result.reason !== null) rejected[user.priority][result.reason]++;
-      if (result.decision === 'admitted') {
-        stats.admitted += result.estimatedCredits;
-        stats.admittedCount++;
-        const duration = durationMs.min + (durationMs.max - durationMs.min) * random();
-        completions.push({ atMs: nowMs + duration, admissionId: result.admissionId, credits: result.estimatedCredits });
-      }
-      perClass.set(key, stats);
-    }
+    const { perClass, rejected } = sendRequests(loop, arrivalsBetween(loop, users, demandRatio, startMs, endMs));
 
     // The fleet serves what was admitted; the controller sees its sample and admission's demand.
     const seconds = tickMs / 1000;
@@ -231,32 +160,7 @@ export function runClosedLoop(options: ClosedLoopOptions): ClosedLoopRun {
     controllerState = result.state;
     for (const change of result.changes) admission.applyLimits(change.model, change.plan, change.priority, change.multiplier);
 
-    const classes: Record<string, ClassTick> = {};
-    for (const row of demandMix) {
-      const key = `${row.plan}|${row.priority}`;
-      const c = perClass.get(key);
-      classes[key] = {
-        requestedCreditsPerSecond: (c?.requested ?? 0) / seconds,
-        admittedCreditsPerSecond: (c?.admitted ?? 0) / seconds,
-        requests: c?.requests ?? 0,
-        admitted: c?.admittedCount ?? 0,
-        multiplier: multipliers[key] ?? 1,
-      };
-    }
-    const byPriority = Object.fromEntries(
-      priorities.map((p) => {
-        const rows = demandMix.filter((r) => r.priority === p).map((r) => classes[`${r.plan}|${r.priority}`]!);
-        return [
-          p,
-          {
-            requests: rows.reduce((s, r) => s + r.requests, 0),
-            admitted: rows.reduce((s, r) => s + r.admitted, 0),
-            meanMultiplier: rows.reduce((s, r) => s + r.multiplier, 0) / Math.max(1, rows.length),
-            rejected: rejected[p],
-          },
-        ];
-      }),
-    ) as Record<Priority, PriorityTick>;
+    const classes = classTicks(perClass, multipliers, seconds);
     const requestedTotal = [...perClass.values()].reduce((s, c) => s + c.requested, 0) / seconds;
     ticks.push({
       tick,
@@ -266,11 +170,170 @@ export function runClosedLoop(options: ClosedLoopOptions): ClosedLoopRun {
       queueDepth: stepped.observation.queueDepth,
       p95LatencyMs: stepped.observation.p95LatencyMs,
       classes,
-      byPriority,
+      byPriority: priorityTicks(classes, rejected),
       changes: result.changes,
     });
   }
   return { model, capacityCreditsPerSecond: capacity, ticks };
+}
+
+/** What every step of a run shares: the random stream, the fleet's size, admission, and requests in flight. */
+interface Loop {
+  readonly random: () => number;
+  readonly capacity: number;
+  /** Mean credits of one request (see meanRequestCredits). */
+  readonly meanCost: number;
+  readonly admission: AdmissionState;
+  /** Admitted requests not completed yet. */
+  readonly completions: CompletionHeap;
+  /** Requests sent so far, for their ids. */
+  sequence: number;
+}
+
+interface Arrival {
+  readonly atMs: number;
+  readonly user: SimUser;
+}
+
+/** One class's requests in one tick (keyed by `plan|priority`), in credits and in counts. */
+interface ClassCounts {
+  requested: number;
+  admitted: number;
+  requests: number;
+  admittedCount: number;
+}
+
+/**
+ * The simulated users of every class, their accounts funded in admission. Each class is sized so that its users'
+ * limits at multiplier 1 admit most, not all, of its peak demand.
+ */
+function createUsers(loop: Loop, options: ClosedLoopOptions): SimUser[] {
+  const { random, capacity, meanCost, admission } = loop;
+  const peakRatio = Math.max(...options.phases.map((p) => p.demandRatio));
+  const users: SimUser[] = [];
+  for (const row of demandMix) {
+    const plan = options.plans.plans.get(row.plan);
+    if (plan === undefined) throw new Error(`plans.yaml has no plan ${row.plan}`);
+    const peakCredits = row.share * peakRatio * capacity;
+    const perUserLimitCredits = (plan.requestsPerMinute / 60) * meanCost;
+    const count = clampInt(Math.ceil(peakCredits / (perUserLimitCredits * limitsOverPeakDemand)), usersPerClassMin, usersPerClassMax);
+    const weights = Array.from({ length: count }, () => 0.3 + 1.4 * random());
+    const total = weights.reduce((a, b) => a + b, 0);
+    weights.forEach((w, i) => {
+      const accountId = `sim-${row.plan}-${row.priority}-${i}`;
+      admission.applyBalance({ accountId, version: 1, availableCredits: simulatedBalanceCredits, plan: row.plan });
+      users.push({ accountId, plan: row.plan, priority: row.priority, weight: w / total, nextArrivalMs: Number.NaN });
+    });
+  }
+  return users;
+}
+
+/** The requests users send in [startMs, endMs), in time order: a Poisson process per user at its share of the class's demand. */
+function arrivalsBetween(loop: Loop, users: readonly SimUser[], demandRatio: number, startMs: number, endMs: number): Arrival[] {
+  const { random, capacity, meanCost } = loop;
+  const arrivals: Arrival[] = [];
+  for (const user of users) {
+    const classCredits = (shareOf.get(`${user.plan}|${user.priority}`) ?? 0) * demandRatio * capacity;
+    const ratePerMs = (classCredits * user.weight) / meanCost / 1000;
+    if (ratePerMs <= 0) continue;
+    let at = Number.isNaN(user.nextArrivalMs) || user.nextArrivalMs < startMs ? startMs + exponential(random, ratePerMs) : user.nextArrivalMs;
+    while (at < endMs) {
+      arrivals.push({ atMs: at, user });
+      at += exponential(random, ratePerMs);
+    }
+    user.nextArrivalMs = at;
+  }
+  arrivals.sort((a, b) => a.atMs - b.atMs);
+  return arrivals;
+}
+
+/**
+ * Sends each arrival through admission at its time, after the completions due by then, and schedules the completion of
+ * each admitted request after a random duration. Returns what each class asked for and was admitted, and the
+ * rejections by priority and reason.
+ */
+function sendRequests(
+  loop: Loop,
+  arrivals: readonly Arrival[],
+): { perClass: Map<string, ClassCounts>; rejected: Record<Priority, Record<Rejection, number>> } {
+  const { random, admission, completions } = loop;
+  const perClass = new Map<string, ClassCounts>();
+  const rejected = Object.fromEntries(priorities.map((p) => [p, noRejections()])) as Record<Priority, Record<Rejection, number>>;
+  for (const { atMs, user } of arrivals) {
+    const nowMs = Math.floor(atMs);
+    for (let due = completions.peek(); due !== undefined && due.atMs <= nowMs; due = completions.peek()) {
+      completions.pop();
+      admission.applyCompletion(due.admissionId, due.credits, 'succeeded');
+    }
+    loop.sequence++;
+    const sequence = loop.sequence;
+    const request: AdmissionRequest = {
+      admissionId: `adm-${sequence}`,
+      requestId: `req-${sequence}`,
+      accountId: user.accountId,
+      userId: 'u',
+      model,
+      endpoint: 'code.generate',
+      priority: user.priority,
+      estimate: {
+        meters: {
+          input_tokens: Math.round(tokens.inputMin + (tokens.inputMax - tokens.inputMin) * random()),
+          output_tokens: Math.round(tokens.outputMin + (tokens.outputMax - tokens.outputMin) * random()),
+        },
+        dimensions: {},
+      },
+    };
+    const result = admission.decide(request, nowMs);
+    if (result.decision === 'error') throw new Error(`simulated request was invalid: ${result.code} ${result.message}`);
+    const key = `${user.plan}|${user.priority}`;
+    const stats = perClass.get(key) ?? { requested: 0, admitted: 0, requests: 0, admittedCount: 0 };
+    stats.requested += result.estimatedCredits;
+    stats.requests++;
+    if (result.decision === 'rejected' && result.reason !== null) rejected[user.priority][result.reason]++;
+    if (result.decision === 'admitted') {
+      stats.admitted += result.estimatedCredits;
+      stats.admittedCount++;
+      const duration = durationMs.min + (durationMs.max - durationMs.min) * random();
+      completions.push({ atMs: nowMs + duration, admissionId: result.admissionId, credits: result.estimatedCredits });
+    }
+    perClass.set(key, stats);
+  }
+  return { perClass, rejected };
+}
+
+/** One tick's figures per class, every class of the mix present, with the multipliers in force during the tick. */
+function classTicks(perClass: ReadonlyMap<string, ClassCounts>, multipliers: Readonly<Record<string, number>>, seconds: number): Record<string, ClassTick> {
+  const classes: Record<string, ClassTick> = {};
+  for (const row of demandMix) {
+    const key = `${row.plan}|${row.priority}`;
+    const c = perClass.get(key);
+    classes[key] = {
+      requestedCreditsPerSecond: (c?.requested ?? 0) / seconds,
+      admittedCreditsPerSecond: (c?.admitted ?? 0) / seconds,
+      requests: c?.requests ?? 0,
+      admitted: c?.admittedCount ?? 0,
+      multiplier: multipliers[key] ?? 1,
+    };
+  }
+  return classes;
+}
+
+/** One tick's figures per priority: the sums of its classes, and its rejections. */
+function priorityTicks(classes: Readonly<Record<string, ClassTick>>, rejected: Record<Priority, Record<Rejection, number>>): Record<Priority, PriorityTick> {
+  return Object.fromEntries(
+    priorities.map((p) => {
+      const rows = demandMix.filter((r) => r.priority === p).map((r) => classes[`${r.plan}|${r.priority}`]!);
+      return [
+        p,
+        {
+          requests: rows.reduce((s, r) => s + r.requests, 0),
+          admitted: rows.reduce((s, r) => s + r.admitted, 0),
+          meanMultiplier: rows.reduce((s, r) => s + r.multiplier, 0) / Math.max(1, rows.length),
+          rejected: rejected[p],
+        },
+      ];
+    }),
+  ) as Record<Priority, PriorityTick>;
 }
 
 function noRejections(): Record<Rejection, number> {
@@ -300,52 +363,4 @@ function exponential(random: () => number, ratePerMs: number): number {
 
 function clampInt(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
-}
-
-interface Completion {
-  readonly atMs: number;
-  readonly admissionId: string;
-  readonly credits: number;
-}
-
-/** Pending completions by time: the simulation completes each admitted request after its duration. */
-class MinHeap {
-  private readonly items: Completion[] = [];
-
-  peek(): Completion | undefined {
-    return this.items[0];
-  }
-
-  push(item: Completion): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (items[parent]!.atMs <= items[i]!.atMs) break;
-      [items[parent], items[i]] = [items[i]!, items[parent]!];
-      i = parent;
-    }
-  }
-
-  pop(): Completion | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let smallest = i;
-        if (l < items.length && items[l]!.atMs < items[smallest]!.atMs) smallest = l;
-        if (r < items.length && items[r]!.atMs < items[smallest]!.atMs) smallest = r;
-        if (smallest === i) break;
-        [items[smallest], items[i]] = [items[i]!, items[smallest]!];
-        i = smallest;
-      }
-    }
-    return top;
-  }
 }
