@@ -24,7 +24,7 @@ export const admissionEnvSchema = commonEnvSchema.extend({
    * How long the group waits for a silent replica before its partitions move (the takeover time after a crash is this
    * plus a rebalance). The broker must allow it: group.min.session.timeout.ms (infra/kafka/server.properties: 500).
    */
-  ADMISSION_GROUP_SESSION_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(1_200),
+  ADMISSION_GROUP_SESSION_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(1_000),
   ADMISSION_GROUP_HEARTBEAT_MS: z.coerce.number().int().min(10).max(10_000).default(100),
   /** Longest a request waits for the owner of its account while a partition changes hands, then 503 + Retry-After. */
   ADMISSION_ROUTE_DEADLINE_MS: z.coerce.number().int().min(0).max(60_000).default(2_500),
