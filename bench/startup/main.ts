@@ -1,10 +1,10 @@
 /**
  * bench/startup: how long each service takes from spawn to its first 200 on /health/live, started from the build
- * (`node dist/apps/<name>/main.js`, also with `--enable-source-maps`) and from source (`node --import tsx
+ * (`node dist/apps/<name>/main.js`, also with V8's compile cache and with `--enable-source-maps`) and from source (`node --import tsx
  * apps/<name>/src/main.ts`, how the tests start them; `npm run start:<name>` adds the tsx CLI's own process on top),
  * and on to /health/ready.
  * Each service gets its own topics, groups, schema and database on the running stack (tools/deploy/src/isolated.ts);
- * the three ways alternate, start by start, so that the machine's noise falls on all of them. Also the wall time of `npm run build`.
+ * the four ways alternate, start by start, so that the machine's noise falls on all of them. Also the wall time of `npm run build`.
  * Medians of RUNS runs (default 5). Run: npm run bench -- startup.
  */
 import { spawnSync } from 'node:child_process';
@@ -23,11 +23,15 @@ const ports: Record<ServiceName, number> = { admission: 27_100, 'credit-ledger':
 const outfile = (name: ServiceName) => buildTargets.find((t) => t.name === name)!.outfile;
 const commands = (name: ServiceName) => ({
   build: ['node', outfile(name)],
+  // The same build with V8's compile cache (NODE_COMPILE_CACHE, Node ≥ 22.1), warmed by one start before the runs.
+  cached: ['node', outfile(name)],
   maps: ['node', '--enable-source-maps', outfile(name)],
   source: ['node', '--import', 'tsx', `apps/${name}/src/main.ts`],
 });
 type Mode = keyof ReturnType<typeof commands>;
-const modes: Mode[] = ['build', 'maps', 'source'];
+const modes: Mode[] = ['build', 'cached', 'maps', 'source'];
+const compileCacheDir = join(root, '.local', 'compile-cache');
+const envFor = (mode: Mode, env: Record<string, string>): Record<string, string> => (mode === 'cached' ? { ...env, NODE_COMPILE_CACHE: compileCacheDir } : env);
 
 let current: Started | undefined;
 
@@ -83,10 +87,11 @@ async function main(): Promise<void> {
   const samples = new Map<string, { live: number[]; cpu: number[]; ready: number[] }>();
   try {
     const env = system.env(ports);
+    for (const { name } of services) await once(commands(name).cached, envFor('cached', env), ports[name]);
     for (let run = 0; run < runs; run++) {
       for (const { name } of services) {
         for (const mode of modes) {
-          const t = await once(commands(name)[mode], env, ports[name]);
+          const t = await once(commands(name)[mode], envFor(mode, env), ports[name]);
           const key = `${name}/${mode}`;
           const s = samples.get(key) ?? { live: [], cpu: [], ready: [] };
           s.live.push(t.live);
@@ -105,24 +110,26 @@ async function main(): Promise<void> {
   const range = (values: number[]) => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
   const rows = services.map(({ name }) => {
     const b = samples.get(`${name}/build`)!;
+    const c = samples.get(`${name}/cached`)!;
     const m = samples.get(`${name}/maps`)!;
     const s = samples.get(`${name}/source`)!;
-    return `| ${name} | **${ms(b.live)}** (${range(b.live)}) | ${ms(m.live)} | ${ms(s.live)} (${range(s.live)}) | ${ms(b.cpu)} / ${ms(m.cpu)} / ${ms(s.cpu)} | ${ms(b.ready)} | ${ms(s.ready)} |`;
+    return `| ${name} | **${ms(b.live)}** (${range(b.live)}) | **${ms(c.live)}** (${range(c.live)}) | ${ms(m.live)} | ${ms(s.live)} (${range(s.live)}) | ${ms(b.cpu)} / ${ms(c.cpu)} / ${ms(m.cpu)} / ${ms(s.cpu)} | ${ms(b.ready)} | ${ms(c.ready)} | ${ms(s.ready)} |`;
   });
   const markdown = `
 ## Start-up from the build (bench/startup)
 
 \`npm run bench -- startup\`, ${new Date().toISOString().slice(0, 10)}, ${machine()}, against the running local stack, load
 average ${loadavg()[0]!.toFixed(1)} at the end (other sessions share the machine). From spawn to the first 200 on
-\`/health/live\` (goal < 1 s from the build), and on to \`/health/ready\`; median of ${runs} starts each (min–max), the three
-ways alternating start by start, each stopped with SIGTERM. Build: \`node dist/apps/<name>/main.js\` (what the images and
-\`npm run start:<name>:built\` run); maps: the same with \`--enable-source-maps\`; source: \`node --import tsx
+\`/health/live\` (goal < 1 s from the build), and on to \`/health/ready\`; median of ${runs} starts each (min–max), the four
+ways alternating start by start, each stopped with SIGTERM. Build: \`node dist/apps/<name>/main.js\`; cached: the same
+with V8's compile cache (\`NODE_COMPILE_CACHE\`, warmed by one start before the runs); maps: the build with
+\`--enable-source-maps\`; source: \`node --import tsx
 apps/<name>/src/main.ts\`. Live comes after each service's own connections (Postgres, Kafka; the ledger's migrations and
 topics), so the figure is start-up work plus those round trips. The CPU column (user + system time of the process when
 live first answered, from /proc) varies far less with the machine's load than the wall times do.
 
-| service | live, build | live, build + maps | live, source (tsx) | CPU used until live: build / maps / source | ready, build | ready, source |
-| --- | --- | --- | --- | --- | --- | --- |
+| service | live, build | live, build + compile cache | live, build + maps | live, source (tsx) | CPU used until live: build / cached / maps / source | ready, build | ready, cached | ready, source |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 \`npm run build\` (all ${buildTargets.length} bundles, esbuild, wall time including npm and tsx): median ${ms(buildMs)} of 3.

@@ -463,6 +463,7 @@ export function accessCli(system: FaultSystem, args: string[]): Promise<{ code: 
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
+    // 'close', not 'exit': the output streams may still hold what the process printed last.
+    child.on('close', (code) => resolve({ code, output }));
   });
 }
