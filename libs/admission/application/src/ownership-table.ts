@@ -85,6 +85,15 @@ export class OwnershipTable {
     });
   }
 
+  /** Calls `listener` once, at the next change of the partition's owner; returns a function that cancels it. */
+  onNextChange(partition: number, listener: () => void): () => void {
+    const waiter = { partition, resolve: listener };
+    this.waiters.push(waiter);
+    return () => {
+      this.waiters = this.waiters.filter((w) => w !== waiter);
+    };
+  }
+
   /** A copy for logs, metrics and the readiness detail: partition → 'owned' | 'acquiring' | url | 'unknown'. */
   snapshot(): string[] {
     return this.owners.map((o) => (o.kind === 'remote' ? o.url : o.kind));

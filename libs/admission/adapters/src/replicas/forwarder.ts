@@ -27,7 +27,7 @@ const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding'
 /** What the router needs to reach an owner (Forwarder; a fake in tests). */
 export interface OwnerClient {
   readonly replicaId: string;
-  post(url: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<ForwardedAnswer>;
+  post(url: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): Promise<ForwardedAnswer>;
 }
 
 /**
@@ -41,9 +41,9 @@ export class Forwarder implements OwnerClient {
 
   /**
    * POSTs `body` to `url` + `path` with the caller's `headers` (authorization, traceparent, …). Rejects on a network
-   * error or when `timeoutMs` passes without an answer.
+   * error, when `timeoutMs` passes without an answer, or when `signal` aborts (the partition moved meanwhile).
    */
-  async post(url: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<ForwardedAnswer> {
+  async post(url: string, path: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): Promise<ForwardedAnswer> {
     const pool = this.poolFor(url);
     const response = await pool.request({
       method: 'POST',
@@ -52,7 +52,7 @@ export class Forwarder implements OwnerClient {
       body,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: signal === undefined ? AbortSignal.timeout(timeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
     });
     const bytes = Buffer.from(await response.body.arrayBuffer());
     const out: Record<string, string> = {};

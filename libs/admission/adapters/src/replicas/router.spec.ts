@@ -90,6 +90,51 @@ describe('AdmissionRouter', () => {
     expect(refreshes()).toBe(fake.calls.length);
   });
 
+  it('gives up a forward the moment the partition moves (a paused owner never answers), and asks the new owner', async () => {
+    const table = new OwnershipTable(4, () => 2);
+    table.set(2, { kind: 'remote', url: 'http://paused' });
+    const calls: string[] = [];
+    const hanging: OwnerClient = {
+      replicaId: 'me',
+      post: (url, _path, _headers, _body, _timeoutMs, signal) => {
+        calls.push(url);
+        if (url !== 'http://paused') return Promise.resolve(answer(200, { [DECIDED_BY_HEADER]: 'new' }));
+        // The paused owner: no answer, ever; only the caller's signal ends the wait.
+        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+      },
+    };
+    const router = new AdmissionRouter(table, { refreshOwners: () => Promise.resolve() }, hanging, 2_500);
+    const t0 = Date.now();
+    const routed = router.route(request(), () => Promise.reject(new Error('must not decide')));
+    setTimeout(() => table.set(2, { kind: 'remote', url: 'http://new' }), 50);
+    expect(await routed).toMatchObject({ kind: 'forwarded', answer: { headers: { [DECIDED_BY_HEADER]: 'new' } } });
+    expect(calls).toEqual(['http://paused', 'http://new']);
+    // Well before one forward attempt's timeout (1.2 s): the request followed the move, it did not wait it out.
+    expect(Date.now() - t0).toBeLessThan(600);
+  });
+
+  it('routes again at once when the partition moved while a forward was failing', async () => {
+    const table = new OwnershipTable(4, () => 2);
+    table.set(2, { kind: 'remote', url: 'http://old' });
+    const calls: string[] = [];
+    const fake: OwnerClient = {
+      replicaId: 'me',
+      post: async (url) => {
+        calls.push(url);
+        if (url === 'http://new') return answer(200);
+        // The old owner fails slowly; the table learns of the new owner before the failure comes back.
+        table.set(2, { kind: 'remote', url: 'http://new' });
+        await new Promise((r) => setTimeout(r, 20));
+        throw new Error('ECONNRESET');
+      },
+    };
+    const router = new AdmissionRouter(table, { refreshOwners: () => Promise.resolve() }, fake, 2_500);
+    const t0 = Date.now();
+    expect(await router.route(request(), () => Promise.reject(new Error('must not decide')))).toMatchObject({ kind: 'forwarded', answer: { status: 200 } });
+    expect(calls).toEqual(['http://old', 'http://new']);
+    expect(Date.now() - t0).toBeLessThan(600);
+  });
+
   it('never forwards a forwarded request again: a non-owner answers not-owner at once', async () => {
     const { router, fake } = setup({ kind: 'remote', url: 'http://elsewhere' }, () => answer(200));
     const routed = await router.route(request('replica-a'), () => Promise.reject(new Error('must not decide')));

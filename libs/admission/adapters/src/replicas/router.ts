@@ -57,9 +57,10 @@ export class AdmissionRouter {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) return { kind: 'local', answer: request.forwardedBy === undefined ? ownerUnavailable() : notOwner() };
       if (owner.kind === 'remote' && request.forwardedBy === undefined) {
-        const answer = await this.forward(owner.url, request, Math.min(remainingMs, replicaLimits.forwardAttemptMsMax));
+        const answer = await this.forward(owner.url, partition, request, Math.min(remainingMs, replicaLimits.forwardAttemptMsMax));
         if (answer !== null) return { kind: 'forwarded', answer };
-        await this.table.changed(partition, Math.min(deadline - Date.now(), replicaLimits.forwardAttemptMsMax));
+        // The partition may have moved while the owner did not answer: then route again at once, else wait for it.
+        if (this.table.ownerOf(partition) === owner) await this.table.changed(partition, Math.min(deadline - Date.now(), replicaLimits.forwardAttemptMsMax));
         continue;
       }
       // Forwarded here, but this replica is not (or no longer, or not yet) the owner: one hop only, so the forwarder
@@ -70,10 +71,16 @@ export class AdmissionRouter {
     }
   }
 
-  /** The owner's answer, or null when it did not give one (unreachable, timed out, or no longer the owner). */
-  private async forward(url: string, request: RoutedRequest, timeoutMs: number): Promise<ForwardedAnswer | null> {
+  /**
+   * The owner's answer, or null when it did not give one (unreachable, timed out, or no longer the owner). A forward
+   * still waiting when the partition changes hands is given up at once: a paused owner never answers, and the new
+   * owner either has the old owner's committed decision (the same requestId gets it back) or decides afresh.
+   */
+  private async forward(url: string, partition: number, request: RoutedRequest, timeoutMs: number): Promise<ForwardedAnswer | null> {
+    const moved = new AbortController();
+    const stopWatching = this.table.onNextChange(partition, () => moved.abort());
     try {
-      const answer = await this.forwarder.post(url, request.path, request.headers, request.body(), timeoutMs);
+      const answer = await this.forwarder.post(url, request.path, request.headers, request.body(), timeoutMs, moved.signal);
       if (answer.headers[NOT_OWNER_HEADER] === undefined) {
         this.onForward?.('answered');
         return answer;
@@ -81,6 +88,8 @@ export class AdmissionRouter {
       this.onForward?.('not_owner');
     } catch {
       this.onForward?.('failed');
+    } finally {
+      stopWatching();
     }
     void this.owners.refreshOwners();
     return null;
