@@ -148,7 +148,8 @@ export class LedgerSql {
 
   /** Up to `limit` outbox rows (each a committed batch), in id order. */
   outboxRows(limit: number): Promise<{ id: string; messages: string }[]> {
-    return this.db.query('SELECT id::text AS id, messages FROM outbox ORDER BY id LIMIT $1', [limit]);
+    // ORDER BY the column, not the text alias of the same name (which Postgres would sort as text: '10' before '9').
+    return this.db.query('SELECT id::text AS id, messages FROM outbox ORDER BY outbox.id LIMIT $1', [limit]);
   }
 
   /** Messages written to the outbox and not yet published (the outbox depth an alert watches). */
@@ -239,7 +240,7 @@ export class LedgerSql {
     const { where, params } = publishableWhere(filter);
     const rows: (EventRow & { position: string })[] = await this.db.query(
       `SELECT ${eventColumnsSql}, position::text AS position
-         FROM ledger_events WHERE ${where} AND position > $${params.length + 1} ORDER BY position LIMIT $${params.length + 2}`,
+         FROM ledger_events WHERE ${where} AND position > $${params.length + 1} ORDER BY ledger_events.position LIMIT $${params.length + 2}`,
       [...params, after, pageSize],
     );
     return { events: rows.map(toStoredEvent), last: rows.at(-1)?.position ?? null };
