@@ -57,8 +57,13 @@ export interface RawConsumerOptions {
   onPosition?: (topic: string, partition: number, nextOffset: bigint) => void;
 }
 
-/** How often a consumer heartbeats, also while a batch is being handled or waits to be retried. */
-const heartbeatIntervalMs = L.heartbeatIntervalMs;
+/**
+ * How often a consumer heartbeats, also while a batch is being handled or waits to be retried: the default, or a third
+ * of a shorter session so that two heartbeats may be late before the member is dropped.
+ */
+function heartbeatIntervalOf(sessionTimeoutMs: number): number {
+  return Math.min(L.heartbeatIntervalMs, Math.floor(sessionTimeoutMs / 3));
+}
 
 /**
  * Consumes in batches (one partition's messages at a time) and commits the offset after the handler returns.
@@ -81,15 +86,18 @@ export class RawBatchConsumer {
   private joins = 0;
   private runConfig: ConsumerRunConfig | undefined;
   private crashes = 0;
+  private readonly heartbeatIntervalMs: number;
 
   constructor(
     kafka: Kafka,
     private readonly options: RawConsumerOptions,
   ) {
+    const sessionTimeoutMs = options.sessionTimeoutMs ?? L.sessionTimeoutMs;
+    this.heartbeatIntervalMs = heartbeatIntervalOf(sessionTimeoutMs);
     this.consumer = kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? L.sessionTimeoutMs,
-      heartbeatInterval: heartbeatIntervalMs,
+      sessionTimeout: sessionTimeoutMs,
+      heartbeatInterval: this.heartbeatIntervalMs,
       maxBytesPerPartition: options.maxBytesPerPartition ?? L.fetchBytesPerPartitionMax,
       maxBytes: L.fetchBytesMax,
       maxWaitTimeInMs: options.maxWaitMs ?? L.fetchWaitMs,
@@ -207,7 +215,7 @@ export class RawBatchConsumer {
         };
         let attempt = 0;
         // Heartbeats while the handler runs and while it waits to retry (errors, e.g. a rebalance, show in isStale).
-        const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), heartbeatIntervalMs);
+        const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatIntervalMs);
         try {
           for (;;) {
             try {

@@ -37,6 +37,15 @@ export interface StateReaderOptions {
 export const REPLICA_HEADER = 'access-replica';
 
 /**
+ * The reader's consumer group has one member, this process. Its session is short so that a member kafkajs replaced
+ * (it restarts a consumer that failed while the broker's group coordinator was loading, after a broker restart) is
+ * dropped soon: until then the new member's join waits, the reader reads nothing, and a partition being taken over
+ * waits for its catch-up (30 s with the default session). 6 s is the shortest session every broker allows by default
+ * (group.min.session.timeout.ms).
+ */
+export const stateReaderSessionTimeoutMs = 6_000;
+
+/**
  * Everything admission decides with, read from Kafka into memory before the first request and kept
  * current afterwards, with one consumer:
  *
@@ -79,6 +88,7 @@ export class StateReader {
       topics: [t.balances, t.limits, t.reputation, t.admissions, t.usage, t.ledger],
       fromBeginning: true,
       commitOffsets: false,
+      sessionTimeoutMs: stateReaderSessionTimeoutMs,
       maxWaitMs: 50,
       onPosition: (topic, partition, next) => this.onPosition(`${topic}:${partition}`, next),
     });
