@@ -72,16 +72,14 @@ export class OwnershipTable {
    */
   changed(partition: number, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const waiter = { partition, resolve: () => undefined as void };
       const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
+        cancel();
         resolve();
       }, Math.max(0, timeoutMs));
-      waiter.resolve = () => {
+      const cancel = this.onNextChange(partition, () => {
         clearTimeout(timer);
         resolve();
-      };
-      this.waiters.push(waiter);
+      });
     });
   }
 
